@@ -1,0 +1,7 @@
+"""stellate.admin."""
+
+from __future__ import annotations
+
+from stellate.admin.plugin import AdminPlugin
+
+__all__ = ["AdminPlugin"]

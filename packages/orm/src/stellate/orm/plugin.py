@@ -1,0 +1,20 @@
+"""The `orm` plugin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from stellate.core import Plugin
+
+if TYPE_CHECKING:
+    from stellate.core import App
+
+
+class OrmPlugin(Plugin):
+    """Enables stellate-orm in an app."""
+
+    name: ClassVar[str] = "orm"
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def setup(self, app: App) -> None:
+        pass
