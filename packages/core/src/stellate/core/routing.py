@@ -26,16 +26,24 @@ def _handler_app(handler: Handler) -> Callable[[Scope, Receive, Send], Any]:
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             request = Request(scope, receive, send)
-            result = await handler(request, **scope["path_params"])
-            await to_response(result)(scope, receive, send)
+            try:
+                result = await handler(request, **scope["path_params"])
+                await to_response(result)(scope, receive, send)
+            finally:
+                if request._form is not None:  # uploaded files spool to temp files
+                    await request.close()
 
     else:
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             request = Request(scope, receive, send)
             call = functools.partial(handler, request, **scope["path_params"])
-            result = await run_in_threadpool(call)
-            await to_response(result)(scope, receive, send)
+            try:
+                result = await run_in_threadpool(call)
+                await to_response(result)(scope, receive, send)
+            finally:
+                if request._form is not None:
+                    await request.close()
 
     return app
 

@@ -154,8 +154,10 @@ def _allows_none(annotation: Any) -> bool:
 
 
 def _is_container(annotation: Any) -> bool:
-    args = typing.get_args(annotation) or (annotation,)
-    return any(typing.get_origin(a) in (list, tuple, set, frozenset, dict) for a in args)
+    containers = (list, tuple, set, frozenset, dict)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_container(arg) for arg in typing.get_args(annotation))
+    return annotation in containers or typing.get_origin(annotation) in containers
 
 
 def _field_extra(field_type: msgspec.inspect.Type) -> dict[str, Any]:

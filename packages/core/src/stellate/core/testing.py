@@ -23,7 +23,9 @@ class AppClient(httpx.AsyncClient):
     """An ``httpx.AsyncClient`` bound to an ASGI app that runs its startup and shutdown.
 
     httpx's ASGI transport sends no lifespan events, so entering this client runs the
-    app's startup hooks and leaving it runs the shutdown hooks.
+    app's startup hooks and leaving it runs the shutdown hooks. With
+    ``raise_app_exceptions=False`` an unhandled error comes back as the app's 500
+    response instead of being raised in the test.
 
     Example:
         ```python
@@ -32,8 +34,16 @@ class AppClient(httpx.AsyncClient):
         ```
     """
 
-    def __init__(self, app: ASGIApp, base_url: str = "http://testserver", **kwargs: Any) -> None:
-        super().__init__(transport=httpx.ASGITransport(app=app), base_url=base_url, **kwargs)
+    def __init__(
+        self,
+        app: ASGIApp,
+        base_url: str = "http://testserver",
+        *,
+        raise_app_exceptions: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        super().__init__(transport=transport, base_url=base_url, **kwargs)
         self.app = app
         self._lifespan = contextlib.AsyncExitStack()
 
