@@ -109,7 +109,8 @@ def test_validator_arguments_are_checked() -> None:
 
 def _load_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("build_common_passwords", SCRIPT)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["build_common_passwords"] = module
     spec.loader.exec_module(module)
