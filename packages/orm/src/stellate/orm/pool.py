@@ -1,0 +1,200 @@
+"""The asyncpg pool under a :class:`~stellate.orm.database.Database`.
+
+What this module adds to asyncpg's pool:
+
+- a bounded acquire wait whose error names the pool size and the waiting tasks;
+- a cheaper reset on release: asyncpg's default sends ``pg_advisory_unlock_all();
+  CLOSE ALL; UNLISTEN *; RESET ALL`` after every pooled query (~0.2 ms each). In
+  ``"auto"`` mode that round trip is sent only when the connection may carry session
+  state: it ran a statement that sets some (``SET``, ``LISTEN``, session advisory
+  locks, temporary tables...) or it was handed out raw through ``Database.connection()``.
+  An open transaction is always rolled back (asyncpg does that before our hook runs);
+- a maximum connection lifetime (asyncpg only has an idle lifetime).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "ConnectionState",
+    "DatabaseNotConnectedError",
+    "PoolManager",
+    "PoolTimeoutError",
+    "ResetMode",
+    "StellateConnection",
+    "sets_session_state",
+]
+
+ResetMode = Literal["auto", "full"]
+
+# Statements whose effect outlives the statement and its transaction. A false positive
+# only costs one reset round trip; SET LOCAL ends with its transaction, so it is fine.
+_SESSION_STATE = re.compile(
+    r"(?:^|;)\s*(?:set\b(?!\s+local\b)|reset\b|listen\b|declare\b|prepare\b|load\b"
+    r"|discard\b)"
+    r"|pg_(?:try_)?advisory_lock"
+    r"|set_config\s*\("
+    r"|create\s+(?:(?:global|local)\s+)?temp(?:orary)?\b",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def sets_session_state(sql: str) -> bool:
+    """Whether ``sql`` may leave session state behind on its connection.
+
+    Cached per SQL string: the ORM sends the same few hundred shapes again and again.
+    """
+    return _SESSION_STATE.search(sql) is not None
+
+
+class PoolTimeoutError(TimeoutError):
+    """No pooled connection became free within the acquire timeout."""
+
+
+class DatabaseNotConnectedError(RuntimeError):
+    """A query was sent to a Database whose pool is not open."""
+
+
+class ConnectionState:
+    """What Stellate tracks per connection: its birth time and whether it needs a reset."""
+
+    __slots__ = ("born", "full_reset")
+
+    def __init__(self) -> None:
+        self.born = time.monotonic()
+        self.full_reset = False
+
+
+class StellateConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection carrying a :class:`ConnectionState`.
+
+    Pooled connections reach users wrapped in asyncpg's proxy, which forwards attribute
+    reads but not writes, hence one mutable state object rather than plain attributes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stellate_state = ConnectionState()
+
+
+class PoolManager:
+    """Owns one asyncpg pool: opening, acquiring with a bounded wait, releasing, closing."""
+
+    __slots__ = (
+        "_acquire_timeout",
+        "_alias",
+        "_max_lifetime",
+        "_reset_mode",
+        "max_size",
+        "pool",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        *,
+        alias: str,
+        max_size: int,
+        acquire_timeout: float | None,
+        max_lifetime: float | None,
+        reset_mode: ResetMode,
+    ) -> None:
+        self._alias = alias
+        self.max_size = max_size
+        self._acquire_timeout = acquire_timeout
+        self._max_lifetime = max_lifetime
+        self._reset_mode = reset_mode
+        self.pool: Any = None
+        self.waiting = 0
+
+    async def open(
+        self,
+        dsn: str,
+        *,
+        min_size: int,
+        statement_cache_size: int,
+        max_queries: int,
+        max_inactive_lifetime: float,
+        connect_timeout: float,
+        command_timeout: float | None,
+        server_settings: Mapping[str, str],
+    ) -> None:
+        self.pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min(min_size, self.max_size),
+            max_size=self.max_size,
+            max_queries=max_queries,
+            max_inactive_connection_lifetime=max_inactive_lifetime,
+            statement_cache_size=statement_cache_size,
+            timeout=connect_timeout,
+            command_timeout=command_timeout,
+            server_settings=dict(server_settings) or None,
+            connection_class=StellateConnection,
+            reset=self._reset,
+        )
+
+    async def close(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def acquire(self) -> Any:
+        """A connection from the pool, waiting at most the acquire timeout."""
+        pool = self.pool
+        if pool is None:
+            raise DatabaseNotConnectedError(
+                f"Database `{self._alias}` is not connected: open it with `await db.connect()`, "
+                "`async with stellate.orm.connect(url):`, or enable the `orm` plugin and run "
+                "the app's startup"
+            )
+        self.waiting += 1
+        try:
+            connection = await pool.acquire(timeout=self._acquire_timeout)
+        except TimeoutError:
+            raise PoolTimeoutError(self._timeout_message()) from None
+        finally:
+            self.waiting -= 1
+        if self._max_lifetime is not None and (
+            time.monotonic() - connection.stellate_state.born > self._max_lifetime
+        ):
+            # Too old: close it (the pool opens a fresh one in its place) and take another.
+            await connection.close()
+            return await self.acquire()
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        await self.pool.release(connection)
+
+    def _timeout_message(self) -> str:
+        pool = self.pool
+        in_use = pool.get_size() - pool.get_idle_size()
+        others = self.waiting - 1
+        return (
+            f"No connection of database `{self._alias}` became free within "
+            f"{self._acquire_timeout:g}s: {in_use} of {self.max_size} connections are in use "
+            f"and {others} other task{'s' if others != 1 else ''} "
+            f"{'are' if others != 1 else 'is'} waiting. Raise STELLATE_POOL_SIZE, keep "
+            "transactions short (no slow I/O inside `db.transaction()`), or raise "
+            "STELLATE_POOL_ACQUIRE_TIMEOUT"
+        )
+
+    async def _reset(self, connection: Any) -> None:
+        # asyncpg has already rolled back an open transaction (Connection._reset) before
+        # calling this hook, so only session-level state is left to clear.
+        state = connection.stellate_state
+        if self._reset_mode == "full" or state.full_reset:
+            # asyncpg's reset query leaves temporary tables behind; DISCARD TEMP drops
+            # them (DISCARD ALL would also drop asyncpg's cached prepared statements).
+            query = connection.get_reset_query() or ""
+            await connection.execute(query + "DISCARD TEMP;")
+            state.full_reset = False

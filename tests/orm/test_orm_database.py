@@ -1,0 +1,316 @@
+"""Database: queries, pool behaviour, errors, aliases, connect(), observers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from stellate.orm import (
+    Database,
+    DatabaseConnectionError,
+    DatabaseNotConfiguredError,
+    DatabaseNotConnectedError,
+    PoolTimeoutError,
+    connect,
+    get_db,
+)
+from stellate.orm.database import active_databases, mask_url
+
+
+async def test_raw_helpers_return_rows_dicts_and_values(db: Database) -> None:
+    await db.execute("CREATE TABLE books (id int PRIMARY KEY, title text, pages int)")
+    status = await db.execute(
+        "INSERT INTO books VALUES ($1, $2, $3), ($4, $5, $6)", 1, "Dune", 412, 2, "Emma", 320
+    )
+    assert status == "INSERT 0 2"
+    rows = await db.query("SELECT id, title FROM books ORDER BY id")
+    assert rows == [{"id": 1, "title": "Dune"}, {"id": 2, "title": "Emma"}]
+    row = await db.query_one(
+        "SELECT count(*) AS total, count(*) FILTER (WHERE pages > $1) AS long FROM books", 400
+    )
+    assert row == {"total": 2, "long": 1}
+    assert await db.query_one("SELECT * FROM books WHERE id = $1", 99) is None
+    assert await db.query_val("SELECT title FROM books WHERE id = $1", 2) == "Emma"
+    assert await db.query_val("SELECT title FROM books WHERE id = $1", 99) is None
+    record = await db.fetchrow("SELECT title, pages FROM books WHERE id = 1")
+    assert record["pages"] == 412
+    assert await db.fetchval("SELECT title, pages FROM books WHERE id = 1", column=1) == 412
+
+
+async def test_executemany_and_copy_records(db: Database) -> None:
+    await db.execute("CREATE TABLE points (x int, y int)")
+    await db.executemany("INSERT INTO points VALUES ($1, $2)", [(1, 2), (3, 4)])
+    status = await db.copy_records_to_table(
+        "points", records=[(i, i * i) for i in range(100)], columns=["x", "y"]
+    )
+    assert status == "COPY 100"
+    assert await db.query_val("SELECT count(*) FROM points") == 102
+    assert await db.query_val("SELECT sum(y) FROM points WHERE x = 3") == 4 + 9
+
+
+async def test_get_db_returns_the_test_database(database: Database) -> None:
+    assert get_db() is database
+    assert get_db("default") is database
+
+
+async def test_get_db_unknown_alias_names_configured_ones_and_the_fix(database: Database) -> None:
+    with pytest.raises(DatabaseNotConfiguredError) as caught:
+        get_db("replica")
+    message = str(caught.value)
+    assert "`replica`" in message
+    assert "configured: `default`" in message
+    assert "STELLATE_DATABASES" in message
+
+
+async def test_outside_a_transaction_each_query_gets_its_own_connection(own_db: Database) -> None:
+    # Two sleeping queries on a pool of two finish together: they ran side by side.
+    started = time.perf_counter()
+    pids = await asyncio.gather(
+        own_db.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.3)"),
+        own_db.fetchval("SELECT pg_backend_pid() FROM pg_sleep(0.3)"),
+    )
+    elapsed = time.perf_counter() - started
+    assert len(set(pids)) == 2
+    assert elapsed < 0.55
+    assert own_db.pool_status()["in_use"] == 0
+
+
+async def test_a_read_outside_a_transaction_is_one_statement(test_url: str) -> None:
+    # asyncpg's query logger sees every statement the connection sends, resets included.
+    for reset, expected in (
+        ("auto", ["SELECT 1"]),
+        ("full", ["SELECT 1", "reset"]),
+    ):
+        db = Database(test_url, alias="single", pool_size=1, reset=reset)
+        await db.connect()
+        try:
+            sent: list[str] = []
+            async with db.connection() as raw:
+                raw.add_query_logger(lambda record, sent=sent: sent.append(record.query))
+            sent.clear()
+            await db.fetchval("SELECT 1")
+            assert [q if q == "SELECT 1" else "reset" for q in sent] == expected, sent
+        finally:
+            await db.close()
+
+
+async def test_acquire_timeout_reports_pool_size_and_waiters(test_url: str) -> None:
+    small = Database(test_url, alias="small", pool_size=1, acquire_timeout=0.2)
+    await small.connect()
+    try:
+        async with small.transaction():
+            # The only connection is held by this transaction; two more tasks wait.
+            results = await asyncio.gather(
+                _outside_transaction(small), _outside_transaction(small), return_exceptions=True
+            )
+        errors = [r for r in results if isinstance(r, PoolTimeoutError)]
+        assert len(errors) == 2
+        message = str(errors[0])
+        assert "`small`" in message
+        assert "1 of 1 connections are in use" in message
+        assert "1 other task is waiting" in message
+        assert "STELLATE_POOL_SIZE" in message
+        # Once the transaction ended the pool serves again.
+        assert await small.fetchval("SELECT 7") == 7
+    finally:
+        await small.close()
+
+
+async def _outside_transaction(db: Database) -> object:
+    # A new task whose context has no transaction: it must acquire its own connection.
+    token = db._state.tx_var.set(None)
+    try:
+        return await db.fetchval("SELECT 1")
+    finally:
+        db._state.tx_var.reset(token)
+
+
+async def test_cancelled_query_returns_a_clean_connection(own_db: Database) -> None:
+    task = asyncio.create_task(own_db.fetchval("SELECT pg_sleep(10)"))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    started = time.perf_counter()
+    activity = await own_db.query(
+        "SELECT state, query FROM pg_stat_activity WHERE application_name = 'stellate:own' "
+        "AND pid <> pg_backend_pid()"
+    )
+    assert time.perf_counter() - started < 1
+    assert all(row["state"] == "idle" for row in activity), activity
+    assert own_db.pool_status()["in_use"] == 0
+    # Both pooled connections answer at once: none is stuck behind the sleep.
+    assert await asyncio.gather(own_db.fetchval("SELECT 1"), own_db.fetchval("SELECT 2")) == [
+        1,
+        2,
+    ]
+
+
+async def test_cancelled_query_inside_a_transaction_rolls_back(own_db: Database) -> None:
+    await own_db.execute("CREATE TABLE IF NOT EXISTS cancelled_rows (x int)")
+    await own_db.execute("TRUNCATE cancelled_rows")
+
+    async def work() -> None:
+        async with own_db.transaction():
+            await own_db.execute("INSERT INTO cancelled_rows VALUES (1)")
+            await own_db.fetchval("SELECT pg_sleep(10)")
+
+    task = asyncio.create_task(work())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await own_db.query_val("SELECT count(*) FROM cancelled_rows") == 0
+    states = await own_db.query(
+        "SELECT state FROM pg_stat_activity WHERE application_name = 'stellate:own' "
+        "AND pid <> pg_backend_pid()"
+    )
+    assert {row["state"] for row in states} <= {"idle"}
+    await own_db.execute("DROP TABLE cancelled_rows")
+
+
+async def test_session_state_is_reset_only_when_set(test_url: str) -> None:
+    db = Database(test_url, alias="reset", pool_size=1)
+    await db.connect()
+    try:
+        await db.execute("SET application_name = 'changed'")
+        # The SET was seen, so the release ran the full reset: the setting is back.
+        assert await db.fetchval("SHOW application_name") == "stellate:reset"
+        await db.execute("CREATE TEMP TABLE scratch (x int)")
+        assert await db.fetchval("SELECT to_regclass('pg_temp.scratch')") is None
+        async with db.connection() as raw:
+            await raw.execute("SELECT set_config('search_path', 'pg_catalog', false)")
+        assert await db.fetchval("SHOW search_path") == '"$user", public'
+    finally:
+        await db.close()
+
+
+async def test_full_reset_mode_and_pgbouncer_mode(test_url: str) -> None:
+    db = Database(test_url, alias="bouncer", pool_size=1, pgbouncer=True, reset="full")
+    await db.connect()
+    try:
+        assert db.statement_cache_size == 0
+        for _ in range(3):
+            assert await db.fetchval("SELECT $1::int + 1", 1) == 2
+        # No named prepared statement stays on the server connection.
+        assert await db.fetchval("SELECT count(*) FROM pg_prepared_statements") == 0
+    finally:
+        await db.close()
+    cached = Database(test_url, alias="cached", pool_size=1)
+    await cached.connect()
+    try:
+        await cached.fetchval("SELECT $1::int + 1", 1)
+        assert await cached.fetchval("SELECT count(*) FROM pg_prepared_statements") >= 1
+    finally:
+        await cached.close()
+
+
+async def test_connections_older_than_max_lifetime_are_replaced(test_url: str) -> None:
+    db = Database(test_url, alias="aging", pool_size=1, max_lifetime=0.2)
+    await db.connect()
+    try:
+        first = await db.fetchval("SELECT pg_backend_pid()")
+        assert await db.fetchval("SELECT pg_backend_pid()") == first
+        await asyncio.sleep(0.3)
+        assert await db.fetchval("SELECT pg_backend_pid()") != first
+    finally:
+        await db.close()
+
+
+async def test_query_timeout_is_a_server_statement_timeout(test_url: str) -> None:
+    import asyncpg
+
+    db = Database(test_url, alias="slow", pool_size=1, query_timeout=0.1)
+    await db.connect()
+    try:
+        with pytest.raises(asyncpg.QueryCanceledError, match="statement timeout"):
+            await db.fetchval("SELECT pg_sleep(2)")
+        assert await db.fetchval("SELECT 1") == 1
+    finally:
+        await db.close()
+
+
+async def test_not_a_postgres_url_is_refused_early() -> None:
+    with pytest.raises(DatabaseNotConfiguredError) as caught:
+        Database("mysql://root:hunter2@localhost/app")
+    message = str(caught.value)
+    assert "is not a PostgreSQL URL" in message
+    assert "hunter2" not in message
+    assert "postgresql://user:password@host:5432/dbname" in message
+
+
+async def test_unreachable_server_error_names_the_database_and_fix() -> None:
+    db = Database(
+        "postgresql://postgres:secret@127.0.0.1:1/nothing", alias="gone", connect_timeout=2
+    )
+    with pytest.raises(DatabaseConnectionError) as caught:
+        await db.connect()
+    message = str(caught.value)
+    assert "Cannot connect database `gone`" in message
+    assert "postgresql://postgres:***@127.0.0.1:1/nothing" in message
+    assert "secret" not in message
+    assert "is PostgreSQL running" in message
+
+
+async def test_unknown_database_error_says_to_create_it(test_url: str) -> None:
+    from stellate.orm.testing import database_url_with_name
+
+    db = Database(database_url_with_name(test_url, "no_such_db_here"), alias="missing")
+    with pytest.raises(DatabaseConnectionError, match="create it"):
+        await db.connect()
+
+
+async def test_query_on_an_unconnected_database_says_how_to_connect() -> None:
+    db = Database("postgresql://postgres@127.0.0.1/x", alias="idle")
+    with pytest.raises(DatabaseNotConnectedError, match="`idle` is not connected"):
+        await db.fetchval("SELECT 1")
+
+
+async def test_connect_without_url_needs_one_or_says_which_variable(test_url: str) -> None:
+    db = Database(alias="later")
+    with pytest.raises(DatabaseNotConfiguredError, match="STELLATE_DATABASE_URL"):
+        await db.connect()
+    db.url = test_url
+    await db.connect()
+    try:
+        assert await db.fetchval("SELECT 1") == 1
+    finally:
+        await db.close()
+
+
+async def test_connect_makes_a_default_and_restores_the_previous(
+    database: Database, test_url: str
+) -> None:
+    async with connect(test_url, alias="scripts", pool_size=1) as scripts:
+        assert get_db("scripts") is scripts
+        assert get_db() is database
+        name = urlsplit(test_url).path.lstrip("/")
+        assert await scripts.query_val("SELECT current_database()") == name
+    assert "scripts" not in active_databases()
+    assert not scripts.is_connected
+
+
+async def test_observers_see_every_statement(db: Database) -> None:
+    events = []
+    remove = db.add_observer(events.append)
+    await db.fetchval("SELECT $1::int", 5)
+    async with db.transaction():
+        await db.execute("SELECT 2")
+    remove()
+    await db.fetchval("SELECT 3")
+    assert [(e.sql, e.kind) for e in events] == [
+        ("SELECT $1::int", "query"),
+        ("SAVEPOINT", "transaction"),
+        ("SELECT 2", "query"),
+        ("RELEASE SAVEPOINT", "transaction"),
+    ]
+    assert events[0].args == (5,)
+    assert events[0].alias == "default"
+
+
+def test_mask_url_hides_only_the_password() -> None:
+    assert mask_url("postgresql://u:pw@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert mask_url("postgresql://u@h/d") == "postgresql://u@h/d"
