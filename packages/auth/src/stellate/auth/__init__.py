@@ -1,7 +1,58 @@
-"""stellate.auth."""
+"""stellate.auth: users, argon2id passwords, signed sessions, CSRF, throttling, security log."""
 
 from __future__ import annotations
 
+from stellate.auth.csrf import CSRFMiddleware, csrf_input, csrf_token
+from stellate.auth.guards import (
+    login_required,
+    permission_required,
+    require_auth,
+    require_staff,
+    staff_required,
+)
+from stellate.auth.passwords import PasswordHasher, hash_password, verify_password
 from stellate.auth.plugin import AuthPlugin
+from stellate.auth.principal import Principal
+from stellate.auth.security import (
+    SecurityEvent,
+    SecurityLog,
+    SecurityRecord,
+    get_security_log,
+    set_security_log,
+)
+from stellate.auth.services import Auth
+from stellate.auth.sessions import SessionAuth
+from stellate.auth.settings import AuthSettings
+from stellate.auth.throttle import LoginThrottle
+from stellate.auth.users import User, UserExistsError, UserStore
+from stellate.auth.validators import PasswordValidationError, validate_password
 
-__all__ = ["AuthPlugin"]
+__all__ = [
+    "Auth",
+    "AuthPlugin",
+    "AuthSettings",
+    "CSRFMiddleware",
+    "LoginThrottle",
+    "PasswordHasher",
+    "PasswordValidationError",
+    "Principal",
+    "SecurityEvent",
+    "SecurityLog",
+    "SecurityRecord",
+    "SessionAuth",
+    "User",
+    "UserExistsError",
+    "UserStore",
+    "csrf_input",
+    "csrf_token",
+    "get_security_log",
+    "hash_password",
+    "login_required",
+    "permission_required",
+    "require_auth",
+    "require_staff",
+    "set_security_log",
+    "staff_required",
+    "validate_password",
+    "verify_password",
+]

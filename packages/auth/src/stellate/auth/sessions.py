@@ -234,7 +234,7 @@ class SessionAuth:
         user_id = payload.user.get("id")
         if sid_hash in self._revoked or (
             isinstance(user_id, int)
-            and payload.started <= self._revoked_users.get(user_id, float("-inf"))
+            and payload.started < self._revoked_users.get(user_id, float("-inf"))
         ):
             state.clear_cookie = True
             return

@@ -1,0 +1,48 @@
+"""Settings of the ``auth`` plugin, read from ``STELLATE_AUTH_*`` variables."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from stellate.auth.passwords import PasswordProfile
+
+__all__ = ["AuthSettings"]
+
+
+class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Settings of stellate-auth (environment prefix ``STELLATE_AUTH_``).
+
+    Attributes:
+        session_secret: signs session cookies and CSRF tokens; defaults to
+            ``STELLATE_SECRET_KEY``. Comma-separate several to rotate: the first signs,
+            all verify.
+        cookie_name: the session cookie.
+        idle_timeout: seconds of inactivity that end a session.
+        absolute_timeout: seconds after login that end a session.
+        recheck_interval: seconds a read trusts the signed cookie before checking the
+            server-side session again (writes always check).
+        trusted_origins: other origins allowed to send unsafe requests with the cookie.
+        password_profile: argon2id parameter set (`rfc9106-low-memory` or `owasp-minimum`).
+        min_password_length: shortest password accepted.
+        login_limit: failed logins per address or username before a lockout.
+        login_window: seconds over which failed logins are counted.
+        login_lockout: seconds a lockout lasts.
+        routes_prefix: where the auth routes live; empty to add none.
+    """
+
+    session_secret: Annotated[
+        list[str], msgspec.Meta(extra={"secret": True, "env": ["STELLATE_SESSION_SECRET"]})
+    ] = []
+    cookie_name: str = "stellate_session"
+    idle_timeout: Annotated[float, msgspec.Meta(gt=0)] = 2 * 3600
+    absolute_timeout: Annotated[float, msgspec.Meta(gt=0)] = 7 * 24 * 3600
+    recheck_interval: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    trusted_origins: list[str] = []
+    password_profile: PasswordProfile = "rfc9106-low-memory"  # noqa: S105 - a profile name
+    min_password_length: Annotated[int, msgspec.Meta(ge=1)] = 10
+    login_limit: Annotated[int, msgspec.Meta(ge=1)] = 5
+    login_window: Annotated[float, msgspec.Meta(gt=0)] = 15 * 60
+    login_lockout: Annotated[float, msgspec.Meta(gt=0)] = 15 * 60
+    routes_prefix: str = "/auth"

@@ -1,0 +1,351 @@
+"""Users, groups and permissions in PostgreSQL, through raw parameterised SQL.
+
+The login path needs one query (the user with its group names, aggregated in SQL)
+and every statement here is a single round trip. Password hashes are read only
+where a password is verified and never leave this module in a user object's JSON
+form or ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from stellate.auth._db import SQLDatabase, resolve_database
+from stellate.auth.passwords import PasswordHasher
+from stellate.auth.principal import Principal
+from stellate.auth.validators import PasswordValidator, validate_password
+
+__all__ = ["User", "UserExistsError", "UserStore"]
+
+
+class UserExistsError(ValueError):
+    """A user with this username already exists."""
+
+
+class User:
+    """A user row with its group names (the password hash stays private)."""
+
+    __slots__ = (
+        "_password",
+        "date_joined",
+        "email",
+        "groups",
+        "id",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "last_login",
+        "username",
+    )
+
+    def __init__(self, row: Any) -> None:
+        self.id: int = row["id"]
+        self.username: str = row["username"]
+        self.email: str = row["email"]
+        self.is_active: bool = row["is_active"]
+        self.is_staff: bool = row["is_staff"]
+        self.is_superuser: bool = row["is_superuser"]
+        self.last_login: datetime | None = row["last_login"]
+        self.date_joined: datetime = row["date_joined"]
+        self.groups: list[str] = sorted(row["groups"] or [])
+        self._password: str = row["password"]
+
+    @property
+    def has_usable_password(self) -> bool:
+        return self._password.startswith("$argon2")
+
+    def principal(self) -> Principal:
+        """What ``request.user`` holds for this user."""
+        return Principal(
+            id=self.id,
+            username=self.username,
+            is_staff=self.is_staff,
+            is_superuser=self.is_superuser,
+            groups=self.groups,
+        )
+
+    def __json__(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "is_active": self.is_active,
+            "is_staff": self.is_staff,
+            "is_superuser": self.is_superuser,
+            "last_login": self.last_login,
+            "date_joined": self.date_joined,
+            "groups": self.groups,
+        }
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r}>"
+
+
+class UserStore:
+    """Creates, finds and authenticates users; manages groups and permissions.
+
+    Args:
+        database: a ``stellate.orm.Database`` or its alias.
+        hasher: the password hasher (argon2id, off the event loop).
+        validators: password validators for new passwords (``None``: the defaults).
+        prefix: prefix of the table names (``stellate_users``, ``stellate_groups``...).
+    """
+
+    def __init__(
+        self,
+        database: SQLDatabase | str = "default",
+        *,
+        hasher: PasswordHasher | None = None,
+        validators: list[PasswordValidator] | None = None,
+        prefix: str = "stellate_",
+    ) -> None:
+        if not prefix.replace("_", "").isalnum():
+            raise ValueError(f"UserStore `prefix` `{prefix}` must be a plain SQL identifier")
+        self._database = database
+        self.hasher = hasher or PasswordHasher()
+        self.validators = validators
+        self.users = f"{prefix}users"
+        self.groups = f"{prefix}groups"
+        self.user_groups = f"{prefix}user_groups"
+        self.permissions = f"{prefix}permissions"
+        self.group_permissions = f"{prefix}group_permissions"
+        self.user_permissions = f"{prefix}user_permissions"
+        # A hash to verify against when the username does not exist, so a miss costs
+        # as long as a wrong password and response times do not reveal usernames.
+        self._dummy_hash: str | None = None
+
+    @property
+    def db(self) -> SQLDatabase:
+        return resolve_database(self._database)
+
+    async def ensure_tables(self) -> None:
+        """Create the user, group and permission tables when missing."""
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.users} (id bigserial PRIMARY KEY, "
+            "username text NOT NULL, email text NOT NULL DEFAULT '', password text NOT NULL, "
+            "is_active boolean NOT NULL DEFAULT true, is_staff boolean NOT NULL DEFAULT false, "
+            "is_superuser boolean NOT NULL DEFAULT false, last_login timestamptz, "
+            "date_joined timestamptz NOT NULL DEFAULT now())",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {self.users}_username_ci "
+            f"ON {self.users} (lower(username))",
+            f"CREATE TABLE IF NOT EXISTS {self.groups} (id bigserial PRIMARY KEY, "
+            "name text NOT NULL UNIQUE)",
+            f"CREATE TABLE IF NOT EXISTS {self.user_groups} ("
+            f"user_id bigint NOT NULL REFERENCES {self.users} (id) ON DELETE CASCADE, "
+            f"group_id bigint NOT NULL REFERENCES {self.groups} (id) ON DELETE CASCADE, "
+            "PRIMARY KEY (user_id, group_id))",
+            f"CREATE TABLE IF NOT EXISTS {self.permissions} (id bigserial PRIMARY KEY, "
+            "codename text NOT NULL UNIQUE, name text NOT NULL DEFAULT '')",
+            f"CREATE TABLE IF NOT EXISTS {self.group_permissions} ("
+            f"group_id bigint NOT NULL REFERENCES {self.groups} (id) ON DELETE CASCADE, "
+            f"permission_id bigint NOT NULL REFERENCES {self.permissions} (id) "
+            "ON DELETE CASCADE, PRIMARY KEY (group_id, permission_id))",
+            f"CREATE TABLE IF NOT EXISTS {self.user_permissions} ("
+            f"user_id bigint NOT NULL REFERENCES {self.users} (id) ON DELETE CASCADE, "
+            f"permission_id bigint NOT NULL REFERENCES {self.permissions} (id) "
+            "ON DELETE CASCADE, PRIMARY KEY (user_id, permission_id))",
+        ]
+        for sql in statements:
+            await self.db.execute(sql)
+
+    def _select(self, where: str) -> str:
+        return (
+            f"SELECT u.id, u.username, u.email, u.password, u.is_active, u.is_staff, "
+            "u.is_superuser, u.last_login, u.date_joined, "
+            "array_remove(array_agg(g.name ORDER BY g.name), NULL) AS groups "
+            f"FROM {self.users} u LEFT JOIN {self.user_groups} ug ON ug.user_id = u.id "
+            f"LEFT JOIN {self.groups} g ON g.id = ug.group_id WHERE {where} GROUP BY u.id"
+        )
+
+    async def get(self, user_id: int) -> User | None:
+        """The user with ``user_id`` and its groups, or ``None``."""
+        row = await self.db.fetchrow(self._select("u.id = $1"), user_id)
+        return None if row is None else User(row)
+
+    async def get_by_username(self, username: str) -> User | None:
+        """The user named ``username`` (case-insensitive) and its groups, or ``None``."""
+        row = await self.db.fetchrow(
+            self._select("lower(u.username) = lower($1)"), username.strip()
+        )
+        return None if row is None else User(row)
+
+    def check_password(self, password: str, *, username: str = "", email: str = "") -> None:
+        """Run the password validators.
+
+        Raises:
+            PasswordValidationError: listing every problem, each with what to do.
+        """
+        validate_password(
+            password,
+            user_attributes={"username": username, "email": email},
+            validators=self.validators,
+        )
+
+    async def create_user(
+        self,
+        username: str,
+        password: str | None,
+        *,
+        email: str = "",
+        is_staff: bool = False,
+        is_superuser: bool = False,
+        is_active: bool = True,
+        groups: Iterable[str] = (),
+        validate: bool = True,
+    ) -> User:
+        """Create a user; ``password=None`` makes an account that cannot log in.
+
+        Raises:
+            PasswordValidationError: the password fails a validator (``validate=True``).
+            UserExistsError: the username is taken (case-insensitively).
+            ValueError: the username is empty.
+        """
+        username = username.strip()
+        if not username:
+            raise ValueError("A username is required: pass a non-empty `username`")
+        if password is not None and validate:
+            self.check_password(password, username=username, email=email)
+        encoded = "!" if password is None else await self.hasher.hash_async(password)
+        user_id = await self.db.fetchval(
+            f"INSERT INTO {self.users} (username, email, password, is_active, is_staff, "
+            "is_superuser) VALUES ($1, $2, $3, $4, $5, $6) "
+            "ON CONFLICT ((lower(username))) DO NOTHING RETURNING id",
+            username,
+            email,
+            encoded,
+            is_active,
+            is_staff,
+            is_superuser,
+        )
+        if user_id is None:
+            raise UserExistsError(f"A user named `{username}` already exists: choose another name")
+        for group in groups:
+            await self.add_to_group(user_id, group)
+        user = await self.get(user_id)
+        assert user is not None  # just inserted
+        return user
+
+    async def authenticate(self, username: str, password: str) -> tuple[User | None, bool]:
+        """Check a username and password.
+
+        Returns:
+            ``(user, rehashed)``: the active user whose password matches (else ``None``),
+            and whether its stored hash was upgraded to the current parameters.
+        """
+        user = await self.get_by_username(username)
+        if user is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = await self.hasher.hash_async("stellate-timing-equaliser")
+            await self.hasher.verify_async(password, self._dummy_hash)
+            return None, False
+        ok, upgraded = await self.hasher.verify_and_upgrade(password, user._password)
+        if not ok or not user.is_active:
+            return None, False
+        if upgraded is not None:
+            await self.db.execute(
+                f"UPDATE {self.users} SET password = $2 WHERE id = $1", user.id, upgraded
+            )
+            user._password = upgraded
+        return user, upgraded is not None
+
+    async def verify_password(self, user: User, password: str) -> bool:
+        """Whether ``password`` is ``user``'s current password (off the event loop)."""
+        return await self.hasher.verify_async(password, user._password)
+
+    async def set_password(
+        self, user: User, password: str | None, *, validate: bool = True
+    ) -> None:
+        """Store a new password for ``user`` (``None``: unusable, the account cannot log in).
+
+        Raises:
+            PasswordValidationError: the password fails a validator.
+        """
+        if password is not None and validate:
+            self.check_password(password, username=user.username, email=user.email)
+        encoded = "!" if password is None else await self.hasher.hash_async(password)
+        await self.db.execute(
+            f"UPDATE {self.users} SET password = $2 WHERE id = $1", user.id, encoded
+        )
+        user._password = encoded
+
+    async def record_login(self, user: User) -> None:
+        """Set ``last_login`` to now."""
+        await self.db.execute(f"UPDATE {self.users} SET last_login = now() WHERE id = $1", user.id)
+
+    async def add_to_group(self, user_id: int, group: str) -> None:
+        """Put the user in ``group``, creating the group when missing."""
+        await self.db.execute(
+            f"WITH g AS (INSERT INTO {self.groups} (name) VALUES ($2) "
+            "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id) "
+            f"INSERT INTO {self.user_groups} (user_id, group_id) SELECT $1, id FROM g "
+            "ON CONFLICT DO NOTHING",
+            user_id,
+            group,
+        )
+
+    async def grant(
+        self, codename: str, *, group: str | None = None, user_id: int | None = None
+    ) -> None:
+        """Give permission ``codename`` (``"books.change_book"``) to a group or a user."""
+        if (group is None) == (user_id is None):
+            raise ValueError("grant() takes exactly one of `group=` or `user_id=`")
+        _check_codename(codename)
+        if group is not None:
+            await self.db.execute(
+                f"WITH p AS (INSERT INTO {self.permissions} (codename) VALUES ($1) "
+                "ON CONFLICT (codename) DO UPDATE SET codename = EXCLUDED.codename RETURNING id), "
+                f"g AS (INSERT INTO {self.groups} (name) VALUES ($2) "
+                "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id) "
+                f"INSERT INTO {self.group_permissions} (group_id, permission_id) "
+                "SELECT g.id, p.id FROM g, p ON CONFLICT DO NOTHING",
+                codename,
+                group,
+            )
+        else:
+            await self.db.execute(
+                f"WITH p AS (INSERT INTO {self.permissions} (codename) VALUES ($1) "
+                "ON CONFLICT (codename) DO UPDATE SET codename = EXCLUDED.codename RETURNING id) "
+                f"INSERT INTO {self.user_permissions} (user_id, permission_id) "
+                "SELECT $2, p.id FROM p ON CONFLICT DO NOTHING",
+                codename,
+                user_id,
+            )
+
+    async def get_permissions(self, user_id: int) -> set[str]:
+        """Codenames the user holds directly or through its groups (one query)."""
+        rows = await self.db.fetch(
+            f"SELECT p.codename FROM {self.permissions} p JOIN {self.user_permissions} up "
+            "ON up.permission_id = p.id WHERE up.user_id = $1 UNION "
+            f"SELECT p.codename FROM {self.permissions} p JOIN {self.group_permissions} gp "
+            f"ON gp.permission_id = p.id JOIN {self.user_groups} ug ON ug.group_id = gp.group_id "
+            "WHERE ug.user_id = $1",
+            user_id,
+        )
+        return {row["codename"] for row in rows}
+
+    async def has_perm(self, user: Principal | User, codename: str) -> bool:
+        """Whether ``user`` holds ``codename``; active superusers hold every permission."""
+        _check_codename(codename)
+        if user.is_superuser:
+            return True
+        found = await self.db.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {self.permissions} p "
+            f"LEFT JOIN {self.user_permissions} up ON up.permission_id = p.id AND up.user_id = $1 "
+            f"LEFT JOIN {self.group_permissions} gp ON gp.permission_id = p.id "
+            f"LEFT JOIN {self.user_groups} ug ON ug.group_id = gp.group_id AND ug.user_id = $1 "
+            "WHERE p.codename = $2 AND (up.user_id IS NOT NULL OR ug.user_id IS NOT NULL))",
+            user.id,
+            codename,
+        )
+        return bool(found)
+
+
+def _check_codename(codename: str) -> None:
+    app, dot, action = codename.partition(".")
+    if not dot or not app or not action:
+        raise ValueError(
+            f"Permission `{codename}` must look like `<app>.<action>_<model>`, "
+            "e.g. `books.change_book`"
+        )
