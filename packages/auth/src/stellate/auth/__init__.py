@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stellate.auth.apikeys import APIKey, APIKeyAuth, APIKeyStore, GeneratedKey
 from stellate.auth.csrf import CSRFMiddleware, csrf_input, csrf_token
 from stellate.auth.guards import (
     login_required,
@@ -28,10 +29,14 @@ from stellate.auth.users import User, UserExistsError, UserStore
 from stellate.auth.validators import PasswordValidationError, validate_password
 
 __all__ = [
+    "APIKey",
+    "APIKeyAuth",
+    "APIKeyStore",
     "Auth",
     "AuthPlugin",
     "AuthSettings",
     "CSRFMiddleware",
+    "GeneratedKey",
     "LoginThrottle",
     "PasswordHasher",
     "PasswordValidationError",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import click
 import msgspec
 
+from stellate.auth.apikeys import APIKeyAuth, APIKeyStore
 from stellate.auth.passwords import PasswordHasher
 from stellate.auth.routes import add_auth_routes
 from stellate.auth.security import SecurityLog
@@ -86,9 +87,11 @@ class AuthPlugin(Plugin):
             ),
             security_log=log,
             passwords=passwords,
+            api_keys=APIKeyStore(engine, key_display_prefix=config.api_key_prefix),
         )
         app.add_extension("auth", auth)
         app.use(auth.sessions)
+        app.use(APIKeyAuth(auth.api_keys))
         app.on_startup(auth.ensure_tables)
         app.on_shutdown(passwords.close)
         if config.routes_prefix:

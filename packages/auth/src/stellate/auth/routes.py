@@ -115,6 +115,34 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
         await log.log_from_request(SecurityEvent.PASSWORD_CHANGED, request, user_id=user.id)
         return JSONResponse({"changed": True, "csrf_token": csrf_token(request)})
 
+    async def create_api_key(request: Request) -> JSONResponse:
+        user = require_auth(request)
+        data = await request.json() if await request.body() else {}
+        name = data.get("name", "") if isinstance(data, dict) else ""
+        if not isinstance(name, str):
+            raise HTTPException(422, "`name` must be a string")
+        generated = await auth.api_keys.generate(user_id=user.id, name=name)
+        # The only response that ever holds the raw key.
+        return JSONResponse({"raw_key": generated.raw_key, "key": generated.key}, status_code=201)
+
+    async def list_api_keys(request: Request) -> JSONResponse:
+        user = require_auth(request)
+        return JSONResponse({"keys": await auth.api_keys.list_for_user(user.id)})
+
+    async def revoke_api_key(request: Request, key_id: str) -> JSONResponse:
+        user = require_auth(request)
+        if not await auth.api_keys.revoke(key_id, user_id=user.id):
+            raise HTTPException(404, f"No active API key `{key_id}` of yours")
+        return JSONResponse({"revoked": key_id})
+
+    app.add_route(f"{prefix}/api-keys", create_api_key, methods=["POST"], name="auth:api-key-new")
+    app.add_route(f"{prefix}/api-keys", list_api_keys, methods=["GET"], name="auth:api-keys")
+    app.add_route(
+        f"{prefix}/api-keys/{{key_id}}",
+        revoke_api_key,
+        methods=["DELETE"],
+        name="auth:api-key-revoke",
+    )
     app.add_route(f"{prefix}/login", login, methods=["POST"], name="auth:login")
     app.add_route(f"{prefix}/logout", logout, methods=["POST"], name="auth:logout")
     app.add_route(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stellate.auth.apikeys import APIKeyStore
 from stellate.auth.passwords import PasswordHasher
 from stellate.auth.security import SecurityLog
 from stellate.auth.sessions import SessionAuth
@@ -23,6 +24,7 @@ class Auth:
         throttle: login lockouts.
         security_log: the audit log.
         passwords: the argon2id hasher (also ``users.hasher``).
+        api_keys: API keys of users.
     """
 
     sessions: SessionAuth
@@ -30,10 +32,12 @@ class Auth:
     throttle: LoginThrottle
     security_log: SecurityLog
     passwords: PasswordHasher
+    api_keys: APIKeyStore
 
     async def ensure_tables(self) -> None:
         """Create every auth table that is missing."""
         await self.users.ensure_tables()
+        await self.api_keys.ensure_table()
         await self.sessions.ensure_table()
         await self.throttle.ensure_table()
         await self.security_log.ensure_table()

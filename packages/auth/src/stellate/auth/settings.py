@@ -30,6 +30,7 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
         login_window: seconds over which failed logins are counted.
         login_lockout: seconds a lockout lasts.
         routes_prefix: where the auth routes live; empty to add none.
+        api_key_prefix: what raw API keys start with.
     """
 
     session_secret: Annotated[
@@ -46,3 +47,4 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     login_window: Annotated[float, msgspec.Meta(gt=0)] = 15 * 60
     login_lockout: Annotated[float, msgspec.Meta(gt=0)] = 15 * 60
     routes_prefix: str = "/auth"
+    api_key_prefix: str = "sk_"
