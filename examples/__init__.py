@@ -1,0 +1,1 @@
+"""Runnable example apps (`uvicorn examples.<name>.app:app`)."""

@@ -1,0 +1,1 @@
+"""The smallest Stellate app: core only."""
