@@ -6,11 +6,22 @@ The ``database``, ``db`` and ``assert_num_queries`` fixtures come from
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from stellate.orm import Database
+from stellate.orm.database import activate, restore
+
+ENV_NAMES = (
+    "STELLATE_DATABASE_URL",
+    "DATABASE_URL",
+    "STELLATE_DATABASES",
+    "STELLATE_POOL_SIZE",
+    "STELLATE_ENV",
+    "STELLATE_EMBEDDED_DATABASE",
+    "STELLATE_EMBEDDED_DIR",
+)
 
 
 @pytest.fixture
@@ -27,3 +38,19 @@ async def own_db(test_url: str) -> AsyncIterator[Database]:
     await db.connect()
     yield db
     await db.close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No database variables in the environment; set the ones a test needs on it."""
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def outside_tests(database: Database) -> Iterator[None]:
+    """Hide the test database, so the plugin opens its own pools as in production."""
+    previous = activate({}, testing=False)
+    yield
+    restore(previous)

@@ -262,7 +262,9 @@ class Database:
         state = self._state
         if state.observers:
             state.notify(sql, args, "query")
-        tx = state.tx_var.get() or state.pinned
+        tx = state.tx_var.get()
+        if tx is None and state.pinned is not None:
+            tx = await state.pinned.wait_idle()
         if tx is not None:
             connection = tx.enter(sql)
             try:
@@ -286,7 +288,9 @@ class Database:
         state = self._state
         if state.observers:
             state.notify(sql, args, "query")
-        tx = state.tx_var.get() or state.pinned
+        tx = state.tx_var.get()
+        if tx is None and state.pinned is not None:
+            tx = await state.pinned.wait_idle()
         if tx is not None:
             connection = tx.enter(sql)
             try:
@@ -308,7 +312,9 @@ class Database:
         state = self._state
         if state.observers:
             state.notify(sql, args, "query")
-        tx = state.tx_var.get() or state.pinned
+        tx = state.tx_var.get()
+        if tx is None and state.pinned is not None:
+            tx = await state.pinned.wait_idle()
         if tx is not None:
             connection = tx.enter(sql)
             try:
@@ -333,7 +339,9 @@ class Database:
         state = self._state
         if state.observers:
             state.notify(sql, args, "query")
-        tx = state.tx_var.get() or state.pinned
+        tx = state.tx_var.get()
+        if tx is None and state.pinned is not None:
+            tx = await state.pinned.wait_idle()
         if tx is not None:
             connection = tx.enter(sql)
             try:
@@ -362,7 +370,9 @@ class Database:
         state = self._state
         if state.observers:
             state.notify(sql, rows, "query")
-        tx = state.tx_var.get() or state.pinned
+        tx = state.tx_var.get()
+        if tx is None and state.pinned is not None:
+            tx = await state.pinned.wait_idle()
         if tx is not None:
             connection = tx.enter(sql)
             try:
@@ -398,7 +408,9 @@ class Database:
             "columns": list(columns) if columns is not None else None,
             "schema_name": schema_name,
         }
-        tx = state.tx_var.get() or state.pinned
+        tx = state.tx_var.get()
+        if tx is None and state.pinned is not None:
+            tx = await state.pinned.wait_idle()
         if tx is not None:
             connection = tx.enter(described)
             try:
@@ -515,7 +527,9 @@ class Database:
         Statements run on it directly are not seen by query observers.
         """
         state = self._state
-        tx = state.current()
+        tx = state.tx_var.get()
+        if tx is None and state.pinned is not None:
+            tx = await state.pinned.wait_idle()
         if tx is not None:
             connection = tx.enter("(raw connection from db.connection())")
             try:

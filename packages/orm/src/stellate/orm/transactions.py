@@ -250,6 +250,22 @@ class Transaction:
         binding.busy_task = asyncio.current_task()
         return binding.connection
 
+    async def wait_idle(self) -> Transaction:
+        """Wait until no statement runs on the connection; return this transaction.
+
+        Used for the pinned (test) transaction only: in production concurrent queries
+        outside a transaction get their own connections, so under test they take turns
+        on the one connection instead of failing.
+        """
+        binding = self._binding
+        while binding is not None and binding.busy_sql is not None:
+            if binding.busy_task is asyncio.current_task():
+                break  # enter() reports it
+            waiter = asyncio.get_running_loop().create_future()
+            binding.idle_waiters.append(waiter)
+            await waiter
+        return self
+
     def leave(self) -> None:
         binding = self._binding
         if binding is not None:
