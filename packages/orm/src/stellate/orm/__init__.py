@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from stellate.orm.compiler import CompiledQuery
+from stellate.orm.constraints import CheckConstraint, Index, UniqueConstraint
 from stellate.orm.database import (
     Database,
     DatabaseConnectionError,
@@ -12,8 +14,37 @@ from stellate.orm.database import (
     on_commit,
     transaction,
 )
+from stellate.orm.exceptions import (
+    CheckViolation,
+    FieldError,
+    ForeignKeyViolation,
+    IntegrityError,
+    MultipleObjectsReturned,
+    NotLoadedError,
+    NotNullViolation,
+    ObjectDoesNotExist,
+    OrmError,
+    UniqueViolation,
+    ValidationError,
+)
+from stellate.orm.expressions import (
+    Avg,
+    Coalesce,
+    Count,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+)
+from stellate.orm.fields import Field, OnDelete, OneToOneField
+from stellate.orm.models import Model
 from stellate.orm.plugin import OrmPlugin
 from stellate.orm.pool import DatabaseNotConnectedError, PoolTimeoutError
+from stellate.orm.queryset import Prefetch, QuerySet
 from stellate.orm.settings import OrmSettings
 from stellate.orm.transactions import (
     ConcurrentTransactionUseError,
@@ -22,17 +53,49 @@ from stellate.orm.transactions import (
 )
 
 __all__ = [
+    "Avg",
+    "CheckConstraint",
+    "CheckViolation",
+    "Coalesce",
+    "CompiledQuery",
     "ConcurrentTransactionUseError",
+    "Count",
     "Database",
     "DatabaseConnectionError",
     "DatabaseNotConfiguredError",
     "DatabaseNotConnectedError",
+    "Exists",
+    "F",
+    "Field",
+    "FieldError",
+    "ForeignKeyViolation",
+    "Index",
+    "IntegrityError",
+    "Max",
+    "Min",
+    "Model",
+    "MultipleObjectsReturned",
+    "NotLoadedError",
+    "NotNullViolation",
+    "ObjectDoesNotExist",
+    "OnDelete",
+    "OneToOneField",
+    "OrmError",
     "OrmPlugin",
     "OrmSettings",
+    "OuterRef",
     "PoolTimeoutError",
+    "Prefetch",
+    "Q",
     "QueryEvent",
+    "QuerySet",
+    "Sum",
     "Transaction",
     "TransactionClosedError",
+    "UniqueConstraint",
+    "UniqueViolation",
+    "ValidationError",
+    "Value",
     "connect",
     "get_db",
     "on_commit",

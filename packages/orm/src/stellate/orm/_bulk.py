@@ -1,0 +1,182 @@
+"""``bulk_create`` / ``bulk_update``: one statement over unnest() arrays, or COPY."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stellate.orm import _execute
+from stellate.orm._persist import _apply_row, _db_value
+from stellate.orm.exceptions import FieldError, ValidationError
+from stellate.orm.models import quote_name
+
+if TYPE_CHECKING:
+    from stellate.orm.fields import Field
+    from stellate.orm.models import Model
+
+_MAX_PARAMS = 32767
+
+
+def _array_type(field: Field) -> str | None:
+    """The element type for ``unnest($n::<type>[])``, or None when arrays cannot carry it."""
+    db_type = field.reference_type() if field.primary_key else field.db_type()
+    if field.is_json:
+        return "TEXT"
+    if db_type.rstrip().endswith("]"):
+        return None
+    return {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT"}.get(
+        db_type.upper(), db_type
+    )
+
+
+def _validate_all(model: type[Model], objs: list[Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    for index, obj in enumerate(objs):
+        if not isinstance(obj, model):
+            raise TypeError(
+                f"bulk_create of `{model.__name__}` got `{type(obj).__name__}` at index {index}"
+            )
+        try:
+            obj.full_clean()
+        except ValidationError as exc:
+            for field, problems in exc.errors.items():
+                errors[f"[{index}].{field}"] = problems
+    if errors:
+        raise ValidationError(errors, model.__name__)
+
+
+async def bulk_create(
+    model: type[Model],
+    objs: list[Any],
+    *,
+    ignore_conflicts: bool,
+    update_conflicts: bool,
+    unique_fields: list[str],
+    update_fields: list[str],
+    use_copy: bool,
+) -> list[Any]:
+    if not objs:
+        return objs
+    meta = model._meta
+    _validate_all(model, objs)
+    first = objs[0].__dict__
+    fields = [
+        f
+        for f in meta.field_list
+        if f.name in first and not (f.primary_key and f.auto and first[f.name] is None)
+    ]
+    names = [f.name for f in fields]
+    for index, obj in enumerate(objs):
+        data = obj.__dict__
+        for f in meta.field_list:
+            present = f.name in data and not (f.primary_key and f.auto and data[f.name] is None)
+            if present != (f.name in names):
+                raise ValueError(
+                    f"bulk_create: every `{model.__name__}` must set the same fields; object "
+                    f"{index} differs from the first on `{f.name}`"
+                )
+    columns = [[_db_value(f, obj.__dict__[f.name]) for obj in objs] for f in fields]
+    if use_copy:
+        if ignore_conflicts or update_conflicts:
+            raise ValueError(
+                "bulk_create(use_copy=True) cannot handle conflicts; use the default path"
+            )
+        records = list(zip(*columns, strict=True))
+        await _execute.copy_records(model, [f.column for f in fields], records)
+        return objs
+    conflict = ""
+    if ignore_conflicts and update_conflicts:
+        raise ValueError("bulk_create: choose `ignore_conflicts` or `update_conflicts`, not both")
+    if ignore_conflicts:
+        conflict = " ON CONFLICT DO NOTHING"
+    elif update_conflicts:
+        if not unique_fields or not update_fields:
+            raise ValueError(
+                "bulk_create(update_conflicts=True) needs `unique_fields` (the conflict "
+                "target) and `update_fields` (what to overwrite)"
+            )
+        target = ", ".join(quote_name(meta.get_field(n).column) for n in unique_fields)
+        update_columns = [quote_name(meta.get_field(n).column) for n in update_fields]
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in update_columns)
+        conflict = f" ON CONFLICT ({target}) DO UPDATE SET {updates}"
+    column_list = ", ".join(quote_name(f.column) for f in fields)
+    types = [_array_type(f) for f in fields]
+    if all(t is not None for t in types):
+        unnest = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
+        aliases = ", ".join(quote_name(f"c{i}") for i in range(len(fields)))
+        select = ", ".join(
+            f"_u.{quote_name(f'c{i}')}" + ("::jsonb" if f.is_json else "")
+            for i, f in enumerate(fields)
+        )
+        sql = (
+            f"INSERT INTO {meta.qtable} ({column_list}) SELECT {select} FROM unnest({unnest}) "
+            f"AS _u({aliases}){conflict} RETURNING {meta.columns_sql}"
+        )
+        records = await _execute.fetch(model, sql, columns)
+    else:
+        if len(fields) * len(objs) > _MAX_PARAMS:
+            raise ValueError(
+                f"bulk_create of `{model.__name__}` with array columns is limited to "
+                f"{_MAX_PARAMS} parameters per call; pass fewer objects per call"
+            )
+        rows = []
+        params: list[Any] = []
+        for obj_index in range(len(objs)):
+            placeholders = []
+            for col_index, f in enumerate(fields):
+                params.append(columns[col_index][obj_index])
+                placeholders.append(f.placeholder(len(params)))
+            rows.append(f"({', '.join(placeholders)})")
+        sql = (
+            f"INSERT INTO {meta.qtable} ({column_list}) VALUES {', '.join(rows)}{conflict} "
+            f"RETURNING {meta.columns_sql}"
+        )
+        records = await _execute.fetch(model, sql, params)
+    if len(records) == len(objs):
+        for obj, record in zip(objs, records, strict=True):
+            _apply_row(obj, record)
+    return objs
+
+
+async def bulk_update(model: type[Model], objs: list[Any], names: list[str]) -> int:
+    if not objs:
+        return 0
+    meta = model._meta
+    if not names:
+        raise ValueError("bulk_update needs the names of the fields to write")
+    fields = [meta.get_field(n) for n in names]
+    for field in fields:
+        if field.primary_key:
+            raise FieldError(f"bulk_update cannot change the primary key `{field.name}`")
+    errors: dict[str, list[str]] = {}
+    for index, obj in enumerate(objs):
+        if obj.pk is None:
+            raise ValueError(f"bulk_update: object {index} has no primary key; save it first")
+        try:
+            obj.full_clean(names)
+        except ValidationError as exc:
+            for field_name, problems in exc.errors.items():
+                errors[f"[{index}].{field_name}"] = problems
+    if errors:
+        raise ValidationError(errors, model.__name__)
+    pk = meta.pk
+    all_fields = [pk, *fields]
+    types = [_array_type(f) for f in all_fields]
+    columns = [[_db_value(f, obj.__dict__[f.name]) for obj in objs] for f in all_fields]
+    if any(t is None for t in types):
+        sets = ", ".join(
+            f"{quote_name(f.column)} = {f.placeholder(i)}" for i, f in enumerate(fields, 2)
+        )
+        sql = f"UPDATE {meta.qtable} SET {sets} WHERE {quote_name(pk.column)} = $1"
+        await _execute.executemany(model, sql, list(zip(*columns, strict=True)))
+        return len(objs)
+    unnest = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
+    aliases = ", ".join(quote_name(f"c{i}") for i in range(len(all_fields)))
+    sets = ", ".join(
+        f"{quote_name(f.column)} = _u.{quote_name(f'c{i}')}" + ("::jsonb" if f.is_json else "")
+        for i, f in enumerate(fields, 1)
+    )
+    sql = (
+        f"UPDATE {meta.qtable} SET {sets} FROM unnest({unnest}) AS _u({aliases}) "
+        f'WHERE {meta.qtable}.{quote_name(pk.column)} = _u."c0"'
+    )
+    return await _execute.execute(model, sql, columns)

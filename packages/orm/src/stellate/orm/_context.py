@@ -1,0 +1,353 @@
+"""Query state and the compile context that resolves names, joins and parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from stellate.orm.exceptions import FieldError, unknown_name_error
+from stellate.orm.expressions import Expression, Q
+from stellate.orm.lookups import LOOKUPS, TRANSFORMS, build_lookup
+from stellate.orm.models import Model, quote_name
+
+if TYPE_CHECKING:
+    from stellate.orm.fields import Field
+
+Transform = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class Query:
+    """Everything a QuerySet says, as plain data (copied on every chained call)."""
+
+    __slots__ = (
+        "annotations",
+        "defer",
+        "distinct",
+        "for_update",
+        "limit",
+        "model",
+        "offset",
+        "only",
+        "order_by",
+        "prefetch",
+        "select_related",
+        "values_fields",
+        "values_mode",
+        "where",
+    )
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+        self.where: tuple[Q, ...] = ()
+        self.order_by: tuple[str, ...] = ()
+        self.limit: int | None = None
+        self.offset: int | None = None
+        self.distinct = False
+        self.only: tuple[str, ...] | None = None
+        self.defer: tuple[str, ...] = ()
+        self.select_related: tuple[str, ...] = ()
+        self.prefetch: tuple[Any, ...] = ()
+        self.annotations: dict[str, Expression] = {}
+        self.values_mode: str | None = None
+        self.values_fields: tuple[str, ...] = ()
+        self.for_update: tuple[bool, bool, tuple[str, ...]] | None = None
+
+    def clone(self) -> Query:
+        new = Query.__new__(Query)
+        for slot in Query.__slots__:
+            setattr(new, slot, getattr(self, slot))
+        new.annotations = dict(self.annotations)
+        return new
+
+    def shape(self) -> tuple[Any, ...]:
+        """What decides the SQL text (everything but the parameter values)."""
+        return (
+            tuple(q_shape(q) for q in self.where),
+            self.order_by,
+            self.limit is None,
+            self.offset is None,
+            self.distinct,
+            self.only,
+            self.defer,
+            self.select_related,
+            tuple((name, expr.shape()) for name, expr in self.annotations.items()),
+            self.values_mode,
+            self.values_fields,
+            self.for_update,
+        )
+
+    def flatten(self, out: list[Any]) -> None:
+        """Raw parameter values in compile order: annotations, where, limit, offset."""
+        for expr in self.annotations.values():
+            expr.flatten(out)
+        for q in self.where:
+            q_flatten(q, out)
+        if self.limit is not None:
+            out.append(self.limit)
+        if self.offset is not None:
+            out.append(self.offset)
+
+
+def _value_shape(key: str, value: Any) -> Any:
+    if value is None:
+        return "N"
+    if isinstance(value, Expression):
+        return value.shape()
+    if isinstance(value, bool):
+        return ("b", value)
+    query = getattr(value, "_query", None)
+    if isinstance(query, Query):
+        return ("QS", query.shape())
+    return "v"
+
+
+def q_shape(q: Q) -> tuple[Any, ...]:
+    parts: list[Any] = []
+    for child in q.children:
+        if isinstance(child, Q):
+            parts.append(q_shape(child))
+        elif isinstance(child, Expression):
+            parts.append(child.shape())
+        else:
+            parts.append((child[0], _value_shape(child[0], child[1])))
+    return (q.connector, q.negated, tuple(parts))
+
+
+def q_flatten(q: Q, out: list[Any]) -> None:
+    for child in q.children:
+        if isinstance(child, Q):
+            q_flatten(child, out)
+        elif isinstance(child, Expression):
+            child.flatten(out)
+        else:
+            key, value = child
+            if value is None or key.endswith("__isnull"):
+                continue
+            if isinstance(value, Expression):
+                value.flatten(out)
+            elif isinstance(getattr(value, "_query", None), Query):
+                value._query.flatten(out)
+            elif key.endswith("__range"):
+                out.extend(value)
+            else:
+                out.append(value)
+
+
+class Join:
+    __slots__ = ("alias", "model", "sql")
+
+    def __init__(self, alias: str, model: type[Model], sql: str) -> None:
+        self.alias = alias
+        self.model = model
+        self.sql = sql
+
+
+class _Counter:
+    __slots__ = ("aliases", "transforms")
+
+    def __init__(self) -> None:
+        self.transforms: list[Transform] = []
+        self.aliases = 0
+
+
+class CompileContext:
+    """Resolves field paths to columns (adding LEFT JOINs) and numbers parameters."""
+
+    def __init__(
+        self, model: type[Model], *, outer: CompileContext | None = None, alias: str | None = None
+    ) -> None:
+        self.model = model
+        self.outer = outer
+        self.counter: _Counter = outer.counter if outer is not None else _Counter()
+        self.alias = alias
+        self.ref = quote_name(alias) if alias else model._meta.qtable
+        self.joins: dict[tuple[str, ...], Join] = {}
+
+    @property
+    def transforms(self) -> list[Transform]:
+        return self.counter.transforms
+
+    def param(self, transform: Transform = _identity) -> str:
+        self.counter.transforms.append(transform)
+        return f"${len(self.counter.transforms)}"
+
+    def value_converter(self, field: Field | None) -> Transform:
+        if field is None:
+            return _identity
+        to_db = field.to_db_value
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, Model):
+                value = value.pk
+            return to_db(value)
+
+        return convert
+
+    def placeholder_for(self, field: Field | None) -> Callable[[str], str]:
+        if field is not None and field.is_json:
+            return lambda p: f"{p}::text::jsonb"
+        return lambda p: p
+
+    def from_sql(self) -> str:
+        base = self.model._meta.qtable
+        if self.alias:
+            base += f" AS {self.ref}"
+        return " ".join([base, *(join.sql for join in self.joins.values())])
+
+    # -- name resolution ------------------------------------------------------------------
+
+    def _join_forward(
+        self, path: tuple[str, ...], field: Field, left_ref: str
+    ) -> tuple[type[Model], str]:
+        join = self.joins.get(path)
+        if join is None:
+            target = field.related_model
+            self.counter.aliases += 1
+            alias = f"t{self.counter.aliases}"
+            qalias = quote_name(alias)
+            sql = (
+                f"LEFT JOIN {target._meta.qtable} AS {qalias} ON {qalias}."
+                f"{quote_name(target._meta.pk.column)} = {left_ref}.{quote_name(field.column)}"
+            )
+            join = self.joins[path] = Join(qalias, target, sql)
+        return join.model, join.alias
+
+    def _join_reverse(
+        self, path: tuple[str, ...], source: type[Model], field: Field, left_ref: str
+    ) -> tuple[type[Model], str]:
+        join = self.joins.get(path)
+        if join is None:
+            self.counter.aliases += 1
+            alias = quote_name(f"t{self.counter.aliases}")
+            target_pk = quote_name(field.related_model._meta.pk.column)
+            sql = (
+                f"LEFT JOIN {source._meta.qtable} AS {alias} ON {alias}."
+                f"{quote_name(field.column)} = {left_ref}.{target_pk}"
+            )
+            join = self.joins[path] = Join(alias, source, sql)
+        return join.model, join.alias
+
+    def resolve(self, key: str) -> tuple[str, Field | None, list[str]]:
+        """``author__name__icontains`` -> (column SQL, field, remaining lookup parts)."""
+        parts = key.split("__")
+        model = self.model
+        ref = self.ref
+        path: tuple[str, ...] = ()
+        i = 0
+        while i < len(parts):
+            name = parts[i]
+            meta = model._meta
+            if name == "pk":
+                name = meta.pk.name
+            rest = parts[i + 1 :]
+            field = meta.fields.get(name)
+            if field is not None:
+                if (
+                    field.is_relation
+                    and rest
+                    and rest[0] not in LOOKUPS
+                    and rest[0] not in TRANSFORMS
+                ):
+                    path = (*path, field.relation_name)
+                    model, ref = self._join_forward(path, field, ref)
+                    i += 1
+                    continue
+                return f"{ref}.{quote_name(field.column)}", field, rest
+            relation = meta.relations.get(name)
+            if relation is not None:
+                if not rest or rest[0] in LOOKUPS:
+                    return f"{ref}.{quote_name(relation.column)}", relation, rest
+                path = (*path, name)
+                model, ref = self._join_forward(path, relation, ref)
+                i += 1
+                continue
+            reverse = meta.reverse_relations.get(name)
+            if reverse is not None:
+                source, fk = reverse
+                path = (*path, name)
+                model, ref = self._join_reverse(path, source, fk, ref)
+                if not rest:
+                    pk = model._meta.pk
+                    return f"{ref}.{quote_name(pk.column)}", pk, rest
+                i += 1
+                continue
+            if i == 0 and self.annotation_names and name in self.annotation_names:
+                raise FieldError(
+                    f"`{key}` refers to the annotation `{name}`, which cannot be filtered in "
+                    "the same query; filter on the underlying fields instead"
+                )
+            valid = [*meta.fields, *meta.relations, *meta.reverse_relations]
+            raise unknown_name_error("field", name, model.__name__, valid)
+        raise FieldError(f"Empty field path in `{key}`")  # pragma: no cover
+
+    annotation_names: frozenset[str] = frozenset()
+
+    def column(self, key: str) -> tuple[str, Field | None]:
+        """Column SQL for a plain field path (no lookups allowed)."""
+        sql, field, rest = self.resolve(key)
+        if rest:
+            for part in rest:
+                if part not in TRANSFORMS:
+                    raise unknown_name_error(
+                        "field",
+                        part,
+                        (field.model.__name__ if field else ""),
+                        field.model._meta.fields if field else (),
+                    )
+                sql = TRANSFORMS[part][0].format(sql)
+                field = None
+        return sql, field
+
+    def reverse_names(self) -> set[str]:
+        return set(self.model._meta.reverse_relations)
+
+    def reverse_pk(self, name: str) -> str:
+        return self.model._meta.reverse_relations[name][0]._meta.pk.name
+
+    # -- conditions -------------------------------------------------------------------------
+
+    def compile_leaf(self, key: str, value: Any) -> str:
+        column, field, rest = self.resolve(key)
+        lookup = "exact"
+        for index, part in enumerate(rest):
+            if part in TRANSFORMS and index < len(rest):
+                column = TRANSFORMS[part][0].format(column)
+                field = None
+            elif part in LOOKUPS and index == len(rest) - 1:
+                lookup = part
+            else:
+                valid = ", ".join(f"`{name}`" for name in sorted({*LOOKUPS, *TRANSFORMS}))
+                raise FieldError(f"Unknown lookup `{part}` in `{key}`; valid lookups: {valid}")
+        return build_lookup(lookup, column, field, value, self, key)
+
+    def compile_q(self, q: Q) -> str:
+        parts: list[str] = []
+        for child in q.children:
+            if isinstance(child, Q):
+                sql = self.compile_q(child)
+                parts.append(f"({sql})" if len(child.children) > 1 and not child.negated else sql)
+            elif isinstance(child, Expression):
+                parts.append(child.compile(self))
+            else:
+                parts.append(self.compile_leaf(child[0], child[1]))
+        sql = f" {q.connector} ".join(parts) if parts else "TRUE"
+        if q.negated:
+            return f"NOT ({sql})"
+        return sql
+
+    # -- subqueries -------------------------------------------------------------------------
+
+    def is_subquery(self, value: Any) -> bool:
+        return isinstance(getattr(value, "_query", None), Query)
+
+    def compile_subquery(self, value: Any) -> str:
+        from stellate.orm.compiler import compile_select_sql
+
+        query: Query = value._query
+        self.counter.aliases += 1
+        inner = CompileContext(query.model, outer=self, alias=f"s{self.counter.aliases}")
+        return compile_select_sql(query, inner)

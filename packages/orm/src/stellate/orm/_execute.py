@@ -1,0 +1,70 @@
+"""Run model SQL on the model's database, translating integrity errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from stellate.orm.database import get_db
+from stellate.orm.exceptions import translate_integrity_error
+
+if TYPE_CHECKING:
+    from stellate.orm.database import Database
+    from stellate.orm.models import Model
+
+
+def database_for(model: type[Model]) -> Database:
+    return get_db(model._meta.database)
+
+
+async def fetch(model: type[Model], sql: str, params: Sequence[Any]) -> list[Any]:
+    try:
+        return await get_db(model._meta.database).fetch(sql, *params)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise translate_integrity_error(exc, model) from exc
+
+
+async def fetchrow(model: type[Model], sql: str, params: Sequence[Any]) -> Any:
+    try:
+        return await get_db(model._meta.database).fetchrow(sql, *params)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise translate_integrity_error(exc, model) from exc
+
+
+async def fetchval(model: type[Model], sql: str, params: Sequence[Any]) -> Any:
+    try:
+        return await get_db(model._meta.database).fetchval(sql, *params)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise translate_integrity_error(exc, model) from exc
+
+
+async def execute(model: type[Model], sql: str, params: Sequence[Any]) -> int:
+    """Run a write and return the row count from its status (``UPDATE 3`` -> 3)."""
+    try:
+        status = await get_db(model._meta.database).execute(sql, *params)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise translate_integrity_error(exc, model) from exc
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+async def executemany(model: type[Model], sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    try:
+        await get_db(model._meta.database).executemany(sql, rows)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise translate_integrity_error(exc, model) from exc
+
+
+async def copy_records(
+    model: type[Model], columns: list[str], records: list[tuple[Any, ...]]
+) -> int:
+    try:
+        status = await get_db(model._meta.database).copy_records_to_table(
+            model._meta.table, records=records, columns=columns
+        )
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise translate_integrity_error(exc, model) from exc
+    tail = str(status).rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else len(records)

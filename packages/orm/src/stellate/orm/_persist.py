@@ -1,0 +1,170 @@
+"""Instance persistence: save (INSERT/UPDATE), delete, refresh and explicit fetch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stellate.orm import _execute
+from stellate.orm._relations import LoadedKey
+from stellate.orm.exceptions import FieldError, unknown_name_error
+from stellate.orm.models import quote_name
+
+if TYPE_CHECKING:
+    from stellate.orm.models import Model
+
+
+def _db_value(field: Any, value: Any) -> Any:
+    if isinstance(value, LoadedKey):
+        value = value.raw
+    return field.to_db_value(value)
+
+
+async def save(obj: Model, update_fields: list[str] | None) -> None:
+    meta = obj._meta
+    data = obj.__dict__
+    pk = data.get(meta.pk.name)
+    if update_fields is not None:
+        if not update_fields:
+            return
+        obj.full_clean(update_fields)
+        if data.get("_adding", False) or pk is None:
+            raise ValueError(
+                f"save(update_fields=...) needs a saved `{type(obj).__name__}`; call save() first"
+            )
+        await _update(obj, update_fields)
+        return
+    obj.full_clean()
+    if pk is None or data.get("_adding", False):
+        await insert(obj)
+    else:
+        names = [f.name for f in meta.field_list if not f.primary_key and f.name in data]
+        if names and not await _update(obj, names):
+            # A loaded instance whose row is gone: insert it again, as Django does.
+            await insert(obj)
+
+
+def _apply_row(obj: Model, record: Any) -> None:
+    meta = obj._meta
+    data = obj.__dict__
+    for field in meta.field_list:
+        name = field.name
+        value = record[name]
+        if field.needs_from_db:
+            value = field.from_db_value(value)
+        current = data.get(name)
+        if isinstance(current, LoadedKey) and current.raw == value:
+            continue
+        data[name] = value
+    data.pop("_adding", None)
+
+
+async def insert(obj: Model, *, on_conflict_do_nothing: bool = False) -> bool:
+    """INSERT ``obj`` and load back every column; False when ON CONFLICT skipped it."""
+    meta = obj._meta
+    data = obj.__dict__
+    fields = [
+        f
+        for f in meta.field_list
+        if f.name in data and not (f.primary_key and f.auto and data[f.name] is None)
+    ]
+    missing = [f.name for f in meta.field_list if f.name not in data and f.required]
+    if missing:
+        from stellate.orm.exceptions import ValidationError
+
+        raise ValidationError({name: ["is required"] for name in missing}, type(obj).__name__)
+    key = ("insert", tuple(f.name for f in fields), on_conflict_do_nothing)
+    from stellate.orm.compiler import _cache
+
+    cache = _cache(type(obj))
+    sql = cache.get(key)
+    if sql is None:
+        columns = ", ".join(quote_name(f.column) for f in fields)
+        placeholders = ", ".join(f.placeholder(i) for i, f in enumerate(fields, 1))
+        body = f"({columns}) VALUES ({placeholders})" if fields else "DEFAULT VALUES"
+        conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
+        sql = f"INSERT INTO {meta.qtable} {body}{conflict} RETURNING {meta.columns_sql}"
+        cache[key] = sql
+    params = [_db_value(f, data[f.name]) for f in fields]
+    record = await _execute.fetchrow(type(obj), sql, params)
+    if record is None:
+        return False
+    _apply_row(obj, record)
+    return True
+
+
+async def _update(obj: Model, names: list[str]) -> bool:
+    meta = obj._meta
+    data = obj.__dict__
+    fields = [meta.get_field(n) for n in names]
+    for field in fields:
+        if field.name not in data:
+            raise FieldError(
+                f"`{type(obj).__name__}.{field.name}` is not loaded, so it cannot be saved; "
+                f"`await obj.fetch({field.name!r})` first or leave it out of update_fields"
+            )
+    sets = ", ".join(
+        f"{quote_name(f.column)} = {f.placeholder(i)}" for i, f in enumerate(fields, 2)
+    )
+    sql = f"UPDATE {meta.qtable} SET {sets} WHERE {quote_name(meta.pk.column)} = $1"
+    params = [_db_value(meta.pk, data[meta.pk.name]), *(_db_value(f, data[f.name]) for f in fields)]
+    return await _execute.execute(type(obj), sql, params) > 0
+
+
+async def delete(obj: Model) -> None:
+    meta = obj._meta
+    pk = obj.pk
+    if pk is None:
+        raise ValueError(
+            f"Cannot delete an unsaved `{type(obj).__name__}` (its primary key is None)"
+        )
+    sql = f"DELETE FROM {meta.qtable} WHERE {quote_name(meta.pk.column)} = $1"
+    await _execute.execute(type(obj), sql, [_db_value(meta.pk, pk)])
+    obj.__dict__["_adding"] = True
+
+
+async def refresh(obj: Model, names: list[str] | None) -> None:
+    meta = obj._meta
+    pk = obj.pk
+    if pk is None:
+        raise ValueError(f"Cannot refresh an unsaved `{type(obj).__name__}`")
+    fields = meta.field_list if names is None else [meta.get_field(n) for n in names]
+    columns = ", ".join(quote_name(f.column) for f in fields)
+    sql = f"SELECT {columns} FROM {meta.qtable} WHERE {quote_name(meta.pk.column)} = $1"
+    record = await _execute.fetchrow(type(obj), sql, [_db_value(meta.pk, pk)])
+    if record is None:
+        raise type(obj).DoesNotExist(
+            f"`{type(obj).__name__}` with {meta.pk.name}={pk!r} no longer exists"
+        )
+    data = obj.__dict__
+    for index, field in enumerate(fields):
+        value = record[index]
+        data[field.name] = field.from_db_value(value) if field.needs_from_db else value
+        data.pop(
+            field.relation_name, None
+        ) if field.is_relation and field.relation_name != field.name else None
+
+
+async def fetch(obj: Model, name: str) -> Any:
+    cls = type(obj)
+    meta = cls._meta
+    data = obj.__dict__
+    if name in meta.fields:
+        await refresh(obj, [name])
+        return data[name]
+    if name in meta.relations:
+        field = meta.relations[name]
+        key = data.get(field.name)
+        if key is None:
+            data[name] = None
+            return None
+        related_model = field.related_model
+        related = await related_model.objects.get(pk=key.raw if isinstance(key, LoadedKey) else key)
+        data[name] = related
+        return related
+    if name in meta.reverse_relations:
+        source, field = meta.reverse_relations[name]
+        rows = await source.objects.filter(**{field.name: obj.pk}).order_by(source._meta.pk.name)
+        data[name] = rows
+        return rows
+    valid = [*meta.fields, *meta.relations, *meta.reverse_relations]
+    raise unknown_name_error("field or relation", name, cls.__name__, valid)

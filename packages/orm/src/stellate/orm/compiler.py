@@ -1,0 +1,462 @@
+"""Compile queries to parameterised SQL, cached per queryset shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from stellate.orm._context import CompileContext, Query, Transform, _value_shape
+from stellate.orm.exceptions import FieldError, ValidationError, unknown_name_error
+from stellate.orm.expressions import Expression
+from stellate.orm.models import quote_name
+
+if TYPE_CHECKING:
+    from stellate.orm.fields import Field
+    from stellate.orm.models import Model
+
+__all__ = ["CompiledQuery", "SelectPlan", "compile_select"]
+
+QueryKind = Literal["select", "update", "delete", "count", "exists", "aggregate", "insert"]
+
+_CACHE_LIMIT = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    """SQL text, its parameters and what kind of statement it is (from ``to_sql()``).
+
+    ``str()`` shows the SQL with its parameters listed; ``inlined()`` substitutes them
+    (Python ``repr``) for reading only; never execute the inlined text.
+    """
+
+    sql: str
+    params: tuple[Any, ...]
+    kind: str
+
+    def __str__(self) -> str:
+        lines = [f"-- {self.kind.upper()} ({len(self.params)} params)", self.sql]
+        if self.params:
+            lines.append("-- params:")
+            lines.extend(f"--   ${i} = {p!r}" for i, p in enumerate(self.params, 1))
+        return "\n".join(lines)
+
+    def inlined(self) -> str:
+        """The SQL with ``$n`` replaced by ``repr(value)``: for reading, never for running."""
+        import re
+
+        def substitute(match: re.Match[str]) -> str:
+            index = int(match.group(1)) - 1
+            return repr(self.params[index]) if index < len(self.params) else match.group(0)
+
+        return re.sub(r"\$(\d+)", substitute, self.sql)
+
+
+class RelatedSegment:
+    as_key: bool
+    attr: str
+    converters: tuple[tuple[str, Any], ...]
+    end: int
+    fk_name: str
+    model: type[Model]
+    names: tuple[str, ...]
+    parent: int
+    pk_index: int
+    start: int
+
+    __slots__ = (
+        "as_key",
+        "attr",
+        "converters",
+        "end",
+        "fk_name",
+        "model",
+        "names",
+        "parent",
+        "pk_index",
+        "start",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+
+
+class SelectPlan:
+    """A compiled SELECT shape: SQL, parameter transforms and how rows become results."""
+
+    __slots__ = (
+        "converters",
+        "kind",
+        "mode",
+        "model",
+        "names",
+        "related",
+        "sql",
+        "transforms",
+    )
+
+    def __init__(self) -> None:
+        self.sql = ""
+        self.transforms: list[Transform] = []
+        self.mode: str = "model"
+        self.model: type[Model] | None = None
+        self.names: tuple[str, ...] = ()
+        self.converters: tuple[tuple[str, Any], ...] = ()
+        self.related: list[RelatedSegment] = []
+        self.kind = "select"
+
+
+def _cache(model: type[Model]) -> dict[Any, Any]:
+    meta = model._meta
+    cache = meta.sql_cache
+    if len(cache) > _CACHE_LIMIT:
+        # A bounded cache: shapes are few in real code; dynamic shapes start over.
+        cache = meta.sql_cache = {}
+    return cache
+
+
+def bind(transforms: list[Transform], raws: list[Any]) -> tuple[Any, ...]:
+    if len(transforms) != len(raws):  # pragma: no cover - an internal invariant
+        raise RuntimeError(f"stellate-orm bug: {len(raws)} values for {len(transforms)} parameters")
+    return tuple([t(v) for t, v in zip(transforms, raws, strict=True)])
+
+
+# -- SELECT -----------------------------------------------------------------------------------
+
+
+def compile_select(query: Query, kind: str = "select") -> tuple[SelectPlan, tuple[Any, ...]]:
+    """Compile (or fetch the cached plan of) a SELECT-like query and bind its parameters."""
+    cache = _cache(query.model)
+    key = (kind, query.shape())
+    plan = cache.get(key)
+    if plan is None:
+        plan = _build_select(query, kind)
+        cache[key] = plan
+    raws: list[Any] = []
+    query.flatten(raws)
+    return plan, bind(plan.transforms, raws)
+
+
+def compile_select_sql(query: Query, ctx: CompileContext) -> str:
+    """SELECT SQL for ``query`` compiled into ``ctx`` (used for subqueries)."""
+    plan = SelectPlan()
+    return _select_sql(query, ctx, plan, "select")
+
+
+def compile_exists_subquery(query: Query, outer: CompileContext) -> str:
+    outer.counter.aliases += 1
+    inner = CompileContext(query.model, outer=outer, alias=f"s{outer.counter.aliases}")
+    return _select_sql(query, inner, SelectPlan(), "exists")
+
+
+def _build_select(query: Query, kind: str) -> SelectPlan:
+    plan = SelectPlan()
+    plan.kind = kind
+    ctx = CompileContext(query.model)
+    plan.sql = _select_sql(query, ctx, plan, kind)
+    plan.transforms = ctx.transforms
+    return plan
+
+
+def _main_fields(query: Query) -> list[Field]:
+    meta = query.model._meta
+    if query.only is not None:
+        names = {meta.pk.name}
+        for name in query.only:
+            if name in meta.relations and name not in meta.fields:
+                name = meta.relations[name].name
+            meta.get_field(name)
+            names.add(name)
+        return [f for f in meta.field_list if f.name in names]
+    if query.defer:
+        for name in query.defer:
+            field = meta.get_field(name)
+            if field.primary_key:
+                raise FieldError(
+                    f"The primary key `{name}` of `{meta.model.__name__}` cannot be deferred"
+                )
+        return [f for f in meta.field_list if f.name not in query.defer]
+    return meta.field_list
+
+
+def _related_paths(
+    model: type[Model], paths: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], list[tuple[Field, bool]]]]:
+    """Expand ``author__publisher`` into its prefixes with the (field, as_key) chain."""
+    seen: dict[tuple[str, ...], list[tuple[Field, bool]]] = {}
+    for path in paths:
+        current = model
+        chain: list[tuple[Field, bool]] = []
+        names: tuple[str, ...] = ()
+        for part in path.split("__"):
+            meta = current._meta
+            field: Field
+            if part in meta.relations:
+                field, as_key = meta.relations[part], part == meta.relations[part].name
+            elif part in meta.fields and meta.fields[part].is_relation:
+                field, as_key = meta.fields[part], True
+            else:
+                valid = {*meta.relations, *(f.name for f in meta.relations.values())}
+                raise unknown_name_error(
+                    "relation",
+                    part,
+                    current.__name__,
+                    valid,
+                    hint="select_related() follows foreign keys; use prefetch_related() for "
+                    "reverse relations",
+                )
+            chain = [*chain, (field, as_key)]
+            names = (*names, field.relation_name)
+            if names not in seen or as_key:
+                seen[names] = chain
+            current = field.related_model
+    return sorted(seen.items(), key=lambda item: len(item[0]))
+
+
+def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) -> str:
+    model = query.model
+    meta = model._meta
+    ref = ctx.ref
+    columns: list[str] = []
+    group_by: list[str] = []
+    has_aggregate = any(expr.contains_aggregate for expr in query.annotations.values())
+    plan.model = model
+    ctx.annotation_names = frozenset(query.annotations)
+
+    if kind in ("count", "exists"):
+        plan.mode = kind
+    elif kind == "aggregate":
+        plan.mode = "aggregate"
+    elif query.values_mode is None:
+        plan.mode = "model"
+        fields = _main_fields(query)
+        columns.extend(f"{ref}.{quote_name(f.column)}" for f in fields)
+        names = [f.name for f in fields]
+        converters = [(f.name, f.from_db_value) for f in fields if f.needs_from_db]
+        if has_aggregate:
+            group_by.append(f"{ref}.{quote_name(meta.pk.column)}")
+        segments: list[RelatedSegment] = []
+        index_of: dict[tuple[str, ...], int] = {(): 0}
+        position = len(columns) + len(query.annotations)
+        related_columns: list[str] = []
+        for names_path, chain in _related_paths(model, query.select_related):
+            field, as_key = chain[-1]
+            parent_path = names_path[:-1]
+            left_model, left_ref = model, ref
+            for depth in range(len(names_path)):
+                sub = names_path[: depth + 1]
+                left_model, left_ref = ctx._join_forward(sub, chain[depth][0], left_ref)
+            target = left_model
+            tmeta = target._meta
+            start = position
+            related_columns.extend(f"{left_ref}.{quote_name(f.column)}" for f in tmeta.field_list)
+            position += len(tmeta.field_list)
+            pk_index = start + tmeta.field_list.index(tmeta.pk)
+            if has_aggregate:
+                group_by.append(f"{left_ref}.{quote_name(tmeta.pk.column)}")
+            segments.append(
+                RelatedSegment(
+                    parent=index_of[parent_path],
+                    attr=field.relation_name,
+                    fk_name=field.name,
+                    as_key=as_key,
+                    model=target,
+                    start=start,
+                    end=position,
+                    pk_index=pk_index,
+                    names=tmeta.field_names,
+                    converters=tmeta.from_db_converters,
+                )
+            )
+            index_of[names_path] = len(segments)
+        plan.related = segments
+        plan.names = (*names, *query.annotations)
+        plan.converters = tuple(converters)
+        annotation_sql = [
+            f"{expr.compile(ctx)} AS {quote_name(name)}" for name, expr in query.annotations.items()
+        ]
+        columns.extend(annotation_sql)
+        columns.extend(related_columns)
+    else:
+        plan.mode = query.values_mode
+        keys = list(query.values_fields) or list(meta.field_names)
+        converters = []
+        for key in keys:
+            if key in query.annotations:
+                continue
+            sql, value_field = ctx.column(key)
+            columns.append(f"{sql} AS {quote_name(key)}")
+            group_by.append(sql)
+            if value_field is not None and value_field.needs_from_db:
+                converters.append((key, value_field.from_db_value))
+        value_keys = [k for k in keys if k not in query.annotations]
+        for name, expr in query.annotations.items():
+            columns.append(f"{expr.compile(ctx)} AS {quote_name(name)}")
+        plan.names = (*value_keys, *query.annotations)
+        plan.converters = tuple(converters)
+        if query.values_mode == "flat" and len(plan.names) != 1:
+            raise FieldError(
+                f"`values_list(flat=True)` needs exactly one field, got {len(plan.names)}: "
+                f"{', '.join(f'`{n}`' for n in plan.names)}"
+            )
+    if kind == "aggregate":
+        for name, expr in query.annotations.items():
+            columns.append(f"{expr.compile(ctx)} AS {quote_name(name)}")
+        plan.names = tuple(query.annotations)
+    conditions = [ctx.compile_q(q) for q in query.where]
+    where = " AND ".join(f"({c})" if len(query.where) > 1 else c for c in conditions)
+    order: list[str] = []
+    if kind not in ("count", "aggregate"):
+        for item in query.order_by:
+            if item == "?":
+                order.append("RANDOM()")
+                continue
+            descending = item.startswith("-")
+            name = item.lstrip("-")
+            if name in query.annotations:
+                sql = quote_name(name)
+            else:
+                sql, _ = ctx.column(name)
+            order.append(f"{sql} DESC" if descending else f"{sql} ASC")
+    limit = ctx.param() if query.limit is not None else None
+    offset = ctx.param() if query.offset is not None else None
+
+    if kind == "exists":
+        select = "SELECT 1"
+    elif kind == "count" and not (query.distinct or limit or offset or has_aggregate):
+        select = "SELECT COUNT(*)"
+    elif kind == "count":
+        select = f"SELECT {'DISTINCT ' if query.distinct else ''}{ref}.{quote_name(meta.pk.column)}"
+    else:
+        select = f"SELECT {'DISTINCT ' if query.distinct else ''}{', '.join(columns)}"
+    sql = f"{select} FROM {ctx.from_sql()}"
+    if where:
+        sql += f" WHERE {where}"
+    if group_by and has_aggregate and kind != "aggregate":
+        sql += f" GROUP BY {', '.join(group_by)}"
+    if order:
+        sql += f" ORDER BY {', '.join(order)}"
+    if kind == "exists" and limit is None:
+        sql += " LIMIT 1"
+    if limit is not None:
+        sql += f" LIMIT {limit}"
+    if offset is not None:
+        sql += f" OFFSET {offset}"
+    if query.for_update is not None and kind == "select":
+        skip_locked, nowait, of = query.for_update
+        targets = ", ".join(quote_name(t) for t in of) if of else ref
+        sql += f" FOR UPDATE OF {targets}"
+        if nowait:
+            sql += " NOWAIT"
+        elif skip_locked:
+            sql += " SKIP LOCKED"
+    if kind == "count" and select != "SELECT COUNT(*)":
+        sql = f"SELECT COUNT(*) FROM ({sql}) AS _counted"
+    return sql
+
+
+# -- UPDATE / DELETE -------------------------------------------------------------------------
+
+
+def _where_for_write(query: Query, ctx: CompileContext, verb: str) -> str:
+    if query.limit is not None or query.offset is not None:
+        raise FieldError(
+            f"Cannot {verb} a sliced queryset (limit/offset); filter on the primary key instead"
+        )
+    conditions = [ctx.compile_q(q) for q in query.where]
+    where = " AND ".join(f"({c})" for c in conditions)
+    if ctx.joins:
+        meta = query.model._meta
+        pk = quote_name(meta.pk.column)
+        inner = f"SELECT {meta.qtable}.{pk} FROM {ctx.from_sql()}"
+        if where:
+            inner += f" WHERE {where}"
+        return f" WHERE {meta.qtable}.{pk} IN ({inner})"
+    return f" WHERE {where}" if where else ""
+
+
+def clean_update_values(model: type[Model], values: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``update(**values)`` keys and plain values (expressions pass through)."""
+    meta = model._meta
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in meta.fields and name in meta.relations:
+            field = meta.relations[name]
+            value = value.pk if value is not None else None
+        else:
+            field = meta.get_field(name)
+        if isinstance(value, Expression):
+            cleaned[field.name] = value
+            continue
+        from stellate.orm.models import Model as ModelBase
+
+        if isinstance(value, ModelBase):
+            value = value.pk
+        value, problems = field.clean(value)
+        if problems:
+            errors[field.name] = problems
+        cleaned[field.name] = value
+    if errors:
+        raise ValidationError(errors, model.__name__)
+    return cleaned
+
+
+def compile_update(
+    query: Query, values: dict[str, Any], returning: list[str] | None
+) -> tuple[str, tuple[Any, ...]]:
+    """``UPDATE ... SET ... WHERE ... [RETURNING ...]`` for a filtered queryset."""
+    meta = query.model._meta
+    if not values:
+        raise FieldError("update() needs at least one field=value")
+    returning_key = tuple(returning) if returning is not None else None
+    key = (
+        "update",
+        query.shape(),
+        tuple((name, _value_shape(name, value)) for name, value in values.items()),
+        returning_key,
+    )
+    cache = _cache(query.model)
+    entry = cache.get(key)
+    if entry is None:
+        ctx = CompileContext(query.model)
+        sets = []
+        for name, value in values.items():
+            field = meta.fields[name]
+            if isinstance(value, Expression):
+                rhs = value.compile(ctx)
+            else:
+                rhs = field.placeholder(int(ctx.param(field.to_db_value)[1:]))
+            sets.append(f"{quote_name(field.column)} = {rhs}")
+        if ctx.joins:
+            raise FieldError("update() expressions may only use the model's own fields")
+        where = _where_for_write(query, ctx, "update")
+        sql = f"UPDATE {meta.qtable} SET {', '.join(sets)}{where}"
+        if returning is not None:
+            cols = [meta.get_field(name) for name in returning] if returning else meta.field_list
+            sql += " RETURNING " + ", ".join(quote_name(f.column) for f in cols)
+        entry = (sql, ctx.transforms)
+        cache[key] = entry
+    raws: list[Any] = []
+    for value in values.values():
+        if isinstance(value, Expression):
+            value.flatten(raws)
+        else:
+            raws.append(value)
+    query.flatten(raws)
+    return entry[0], bind(entry[1], raws)
+
+
+def compile_delete(query: Query) -> tuple[str, tuple[Any, ...]]:
+    """``DELETE FROM ... WHERE ...`` for a filtered queryset."""
+    key = ("delete", query.shape())
+    cache = _cache(query.model)
+    entry = cache.get(key)
+    if entry is None:
+        ctx = CompileContext(query.model)
+        where = _where_for_write(query, ctx, "delete")
+        entry = (f"DELETE FROM {query.model._meta.qtable}{where}", ctx.transforms)
+        cache[key] = entry
+    raws: list[Any] = []
+    query.flatten(raws)
+    return entry[0], bind(entry[1], raws)

@@ -1,0 +1,497 @@
+"""``Model``: declarative classes mapped to PostgreSQL tables."""
+
+from __future__ import annotations
+
+import sys
+import typing
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from stellate.orm import exceptions
+from stellate.orm._relations import ForwardRelation, LoadedKey, ReverseRelation
+from stellate.orm.exceptions import (
+    FieldError,
+    NotLoadedError,
+    ValidationError,
+    unknown_name_error,
+)
+from stellate.orm.fields import MISSING, Field
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from stellate.orm.constraints import CheckConstraint, Index, UniqueConstraint
+    from stellate.orm.queryset import QuerySet
+
+__all__ = ["Model", "Options", "resolve_model_name"]
+
+M = TypeVar("M", bound="Model")
+
+_META_OPTIONS = frozenset(
+    {
+        "table",
+        "abstract",
+        "proxy",
+        "unlogged",
+        "database",
+        "indexes",
+        "constraints",
+        "cache_ttl",
+        "renamed_from",
+    }
+)
+
+
+def quote_name(name: str) -> str:
+    """Quote an SQL identifier (``public.books`` becomes ``"public"."books"``)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+class Options:
+    """Metadata of one model class, reachable as ``Model._meta``."""
+
+    def __init__(self, model: type[Model], meta: type | None, parent: Options | None) -> None:
+        values: dict[str, Any] = {}
+        if meta is not None:
+            for key, value in vars(meta).items():
+                if key.startswith("__"):
+                    continue
+                if key not in _META_OPTIONS:
+                    raise unknown_name_error(
+                        "Meta option",
+                        key,
+                        model.__name__,
+                        _META_OPTIONS,
+                        hint="Remove it or fix its spelling",
+                    )
+                values[key] = value
+        self.model = model
+        self.abstract: bool = bool(values.get("abstract", False))
+        self.proxy: bool = bool(values.get("proxy", False))
+        inherited_table = parent.table if parent is not None and self.proxy else None
+        self.table: str = values.get("table") or inherited_table or ""
+        if not self.table and not self.abstract:
+            raise TypeError(
+                f"Model `{model.__name__}` has no table: add `class Meta: table = "
+                f'"{model.__name__.lower()}s"` (or `abstract = True` for a base class)'
+            )
+        self.unlogged: bool = bool(values.get("unlogged", False))
+        default_db = parent.database if parent is not None else "default"
+        self.database: str = values.get("database") or default_db
+        self.indexes: list[Index] = list(values.get("indexes", ()))
+        self.constraints: list[UniqueConstraint | CheckConstraint] = list(
+            values.get("constraints", ())
+        )
+        self.cache_ttl: int | None = values.get("cache_ttl")
+        self.renamed_from: str | None = values.get("renamed_from")
+        self.fields: dict[str, Field] = {}
+        self.field_list: list[Field] = []
+        self.pk: Field = None  # type: ignore[assignment]  # set once fields are known
+        self.relations: dict[str, Field] = {}
+        self.reverse_relations: dict[str, tuple[type[Model], Field]] = {}
+        self.qtable = quote_name(self.table) if self.table else ""
+        # Compiled SQL per queryset shape (see compiler.py); bounded there.
+        self.sql_cache: dict[Any, Any] = {}
+
+    def add_field(self, field: Field) -> None:
+        self.fields[field.name] = field
+        self.field_list = list(self.fields.values())
+        if field.primary_key:
+            self.pk = field
+        if field.foreign_key is not None:
+            self.relations[field.relation_name] = field
+
+    def finish(self) -> None:
+        self.field_names: tuple[str, ...] = tuple(self.fields)
+        self.columns_sql = ", ".join(quote_name(f.column) for f in self.field_list)
+        self.from_db_converters: tuple[tuple[str, Any], ...] = tuple(
+            (f.name, f.from_db_value) for f in self.field_list if f.needs_from_db
+        )
+
+    def get_field(self, name: str) -> Field:
+        """The field called ``name``, or a ``FieldError`` listing the valid names."""
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise unknown_name_error("field", name, self.model.__name__, self.fields) from None
+
+    @property
+    def concrete(self) -> bool:
+        return not self.abstract
+
+
+class _QuerySetDescriptor:
+    """``Model.objects``: a new QuerySet of the model it is read from."""
+
+    def __get__(self, instance: object, owner: type[M]) -> QuerySet[M]:
+        if instance is not None:
+            raise AttributeError(
+                f"`objects` is reached through the class: `{owner.__name__}.objects`"
+            )
+        from stellate.orm.queryset import QuerySet
+
+        return QuerySet(owner)
+
+
+def _model_classes(root: type[Model]) -> Iterator[type[Model]]:
+    stack = list(root.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        yield cls
+
+
+def resolve_model_name(name: str, origin: type[Model]) -> type[Model]:
+    """Find the concrete model class called ``name`` (for forward-reference foreign keys)."""
+    candidates = [
+        cls
+        for cls in _model_classes(Model)
+        if (cls.__name__ == name or f"{cls.__module__}.{cls.__name__}" == name)
+        and not cls._meta.abstract
+        and not cls._meta.proxy
+    ]
+    if len(candidates) > 1:
+        same_module = [c for c in candidates if c.__module__ == origin.__module__]
+        if len(same_module) == 1:
+            return same_module[0]
+        where = ", ".join(f"`{c.__module__}.{c.__name__}`" for c in candidates)
+        raise FieldError(
+            f"Foreign key on `{origin.__name__}` refers to `{name}`, which names several "
+            f"models ({where}); pass the model class instead of a string"
+        )
+    if not candidates:
+        raise FieldError(
+            f"Foreign key on `{origin.__name__}` refers to model `{name}`, which is not "
+            f"defined (yet); define a model class named `{name}` or pass the class itself"
+        )
+    return candidates[0]
+
+
+def _evaluate(annotation: Any, globalns: dict[str, Any], localns: dict[str, Any]) -> Any:
+    if isinstance(annotation, str):
+        return eval(annotation, globalns, localns)  # noqa: S307 - annotations are code
+    return annotation
+
+
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
+
+
+class ModelMeta(type):
+    """Builds ``_meta``, binds fields, installs relations and per-model exceptions."""
+
+    _meta: Options
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> ModelMeta:
+        if not any(isinstance(base, ModelMeta) for base in bases):
+            return super().__new__(mcs, name, bases, namespace, **kwargs)
+        meta = namespace.pop("Meta", None)
+        annotations: dict[str, Any] = dict(namespace.get("__annotations__", {}))
+        declared: dict[str, Field] = {}
+        for attr, annotation in annotations.items():
+            if attr.startswith("_") or _is_classvar(annotation):
+                continue
+            value = namespace.get(attr, MISSING)
+            if isinstance(value, Field):
+                declared[attr] = value
+            else:
+                declared[attr] = Field(default=value)
+                namespace.pop(attr, None)
+        for attr, value in list(namespace.items()):
+            if isinstance(value, Field) and attr not in declared:
+                raise TypeError(
+                    f"`{name}.{attr}` is a Field without a type annotation; write "
+                    f"`{attr}: <type> = ...`"
+                )
+        cls = typing.cast("type[Model]", super().__new__(mcs, name, bases, namespace, **kwargs))
+        parent = next(
+            (b._meta for b in cls.__mro__[1:] if isinstance(b, ModelMeta) and "_meta" in vars(b)),
+            None,
+        )
+        options = Options(cls, meta, parent)
+        cls._meta = options
+
+        # Fields of bases first, in MRO order (furthest base first), then this class's own.
+        frame = sys._getframe(1)
+        localns_base = {k: v for k, v in namespace.items() if not isinstance(v, Field)}
+        localns = {**localns_base, **frame.f_locals, name: cls}
+        globalns = sys.modules[cls.__module__].__dict__ if cls.__module__ in sys.modules else {}
+        for base in reversed(cls.__mro__[1:]):
+            base_meta = vars(base).get("_meta")
+            if isinstance(base_meta, Options):
+                for field in base_meta.field_list:
+                    if field.name in declared:
+                        continue
+                    clone = field.copy()
+                    clone.contribute(cls, field.name, field.annotation)
+                    clone.annotation = field.annotation
+                    options.add_field(clone)
+                    setattr(cls, field.name, clone)
+        for attr, field in declared.items():
+            if attr in {"pk", "objects"} or "__" in attr:
+                raise TypeError(
+                    f"`{name}.{attr}`: field names may not be `pk`, `objects` or contain `__`"
+                )
+            try:
+                annotation = _evaluate(annotations[attr], globalns, localns)
+            except Exception as exc:
+                raise TypeError(
+                    f"Cannot evaluate the annotation `{annotations[attr]}` of `{name}.{attr}`: "
+                    f"{exc}; import the type at module level"
+                ) from None
+            field.annotation = annotation
+            field.contribute(cls, attr, annotation)
+            options.add_field(field)
+            setattr(cls, attr, field)
+        if not options.abstract and options.pk is None:
+            raise TypeError(
+                f"Model `{name}` has no primary key: add "
+                "`id: int = Field(primary_key=True, auto=True)`"
+            )
+        options.finish()
+
+        parent_cls = parent.model if parent is not None and not parent.abstract else None
+        dne_base = parent_cls.DoesNotExist if parent_cls else exceptions.ObjectDoesNotExist
+        mor_base = (
+            parent_cls.MultipleObjectsReturned if parent_cls else exceptions.MultipleObjectsReturned
+        )
+        cls.DoesNotExist = type("DoesNotExist", (dne_base,), {"__module__": cls.__module__})
+        cls.MultipleObjectsReturned = type(
+            "MultipleObjectsReturned", (mor_base,), {"__module__": cls.__module__}
+        )
+        cls.DoesNotExist.__qualname__ = f"{name}.DoesNotExist"
+        cls.MultipleObjectsReturned.__qualname__ = f"{name}.MultipleObjectsReturned"
+
+        for field in options.relations.values():
+            if field.relation_name != field.name and field.relation_name not in namespace:
+                setattr(cls, field.relation_name, ForwardRelation(field))
+        if not options.abstract:
+            _link_relations(cls)
+        return cls
+
+
+def _install_reverse(field: Field) -> None:
+    if field.related_name is None or field.model._meta.abstract:
+        return
+    target = field.related_model
+    existing = target._meta.reverse_relations.get(field.related_name)
+    if existing is not None and existing[1] is not field:
+        if existing[0].__name__ == field.model.__name__:
+            pass  # the same model defined again (tests, reloads): the newer one wins
+        elif existing[1].model not in field.model.__mro__:
+            raise TypeError(
+                f"Reverse relation `{target.__name__}.{field.related_name}` is declared by "
+                f"both `{existing[0].__name__}.{existing[1].name}` and "
+                f"`{field.model.__name__}.{field.name}`; give one a different related_name"
+            )
+    target._meta.reverse_relations[field.related_name] = (field.model, field)
+    setattr(target, field.related_name, ReverseRelation(field))
+
+
+def _link_relations(cls: type[Model]) -> None:
+    # Resolve this model's foreign keys that can be resolved now, then the forward
+    # references elsewhere that were waiting for this class's name.
+    for field in cls._meta.relations.values():
+        if isinstance(field.foreign_key, str):
+            try:
+                field.related_model  # noqa: B018 - resolves and caches
+            except FieldError:
+                continue
+        _install_reverse(field)
+    for other in _model_classes(Model):
+        if other is cls or other._meta.abstract:
+            continue
+        for field in other._meta.relations.values():
+            if (
+                isinstance(field.foreign_key, str)
+                and field._related_model is None
+                and field.foreign_key.rsplit(".", 1)[-1] == cls.__name__
+            ):
+                try:
+                    field.related_model  # noqa: B018
+                except FieldError:
+                    continue
+                _install_reverse(field)
+
+
+class Model(metaclass=ModelMeta):
+    """Base class of database models.
+
+    Example:
+        ```python
+        class Book(Model):
+            class Meta:
+                table = "books"
+
+            id: int = Field(primary_key=True, auto=True)
+            title: str = Field(min_length=1)
+            author_id: int = Field(foreign_key=Author, related_name="books")
+        ```
+    """
+
+    _meta: ClassVar[Options]
+    objects: ClassVar[_QuerySetDescriptor] = _QuerySetDescriptor()
+    DoesNotExist: ClassVar[type[exceptions.ObjectDoesNotExist]]
+    MultipleObjectsReturned: ClassVar[type[exceptions.MultipleObjectsReturned]]
+    _adding: ClassVar[bool] = False
+
+    def __init__(self, **values: Any) -> None:
+        meta = self._meta
+        if meta.abstract:
+            raise TypeError(f"`{type(self).__name__}` is abstract and cannot be instantiated")
+        data = self.__dict__
+        errors: dict[str, list[str]] = {}
+        for key in values:
+            if key not in meta.fields and key not in meta.relations:
+                raise unknown_name_error("field", key, type(self).__name__, meta.fields)
+        for name, relation in meta.relations.items():
+            if name in values and name != relation.name:
+                related = values[name]
+                data[name] = related
+                values.setdefault(relation.name, related.pk if related is not None else None)
+        for field in meta.field_list:
+            name = field.name
+            if name in values:
+                value = values[name]
+                if isinstance(value, Model):
+                    data[field.relation_name] = value
+                    value = value.pk
+                value, problems = field.clean(value)
+                if problems:
+                    errors[name] = problems
+                data[name] = value
+            elif field.has_default:
+                data[name] = field.get_default()
+            elif field.auto or field.nullable:
+                data[name] = None
+        if errors:
+            raise ValidationError(errors, type(self).__name__)
+        data["_adding"] = True
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def pk(self) -> Any:
+        """The primary key value."""
+        return self.__dict__.get(self._meta.pk.name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model) or other._meta.table != self._meta.table:
+            return NotImplemented
+        pk = self.pk
+        return pk is not None and pk == other.pk if pk is not None else self is other
+
+    def __hash__(self) -> int:
+        pk = self.pk
+        if pk is None:
+            raise TypeError(f"Unsaved `{type(self).__name__}` instances are unhashable")
+        return hash((self._meta.table, pk))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._meta.pk.name}={self.pk!r}>"
+
+    # -- validation and serialisation ------------------------------------------------------
+
+    def full_clean(self, fields: typing.Iterable[str] | None = None) -> None:
+        """Validate every (or the named) field and raise one ``ValidationError`` listing all.
+
+        Raises:
+            ValidationError: With every failing field and its problems.
+        """
+        meta = self._meta
+        data = self.__dict__
+        errors: dict[str, list[str]] = {}
+        selected = meta.field_list if fields is None else [meta.get_field(f) for f in fields]
+        for field in selected:
+            if field.name not in data:
+                if field.required and fields is None:
+                    errors[field.name] = ["is required"]
+                continue
+            value, problems = field.clean(data[field.name])
+            if problems:
+                errors[field.name] = problems
+            else:
+                data[field.name] = value
+        if errors:
+            raise ValidationError(errors, type(self).__name__)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The loaded field values by name (deferred fields are left out)."""
+        data = self.__dict__
+        out: dict[str, Any] = {}
+        for name in self._meta.field_names:
+            if name in data:
+                value = data[name]
+                out[name] = value.raw if isinstance(value, LoadedKey) else value
+        return out
+
+    def __json__(self) -> dict[str, Any]:
+        """What the core JSON encoder emits for this instance (``to_dict()``)."""
+        return self.to_dict()
+
+    # -- persistence -----------------------------------------------------------------------
+
+    async def save(self, update_fields: typing.Iterable[str] | None = None) -> None:
+        """INSERT a new instance or UPDATE a loaded one, after validating it.
+
+        Args:
+            update_fields: Only write these fields (UPDATE only).
+
+        Raises:
+            ValidationError: Before any SQL, listing every invalid field.
+            IntegrityError: A database constraint rejected the row (typed subclass).
+        """
+        from stellate.orm import _persist
+
+        await _persist.save(self, None if update_fields is None else list(update_fields))
+
+    async def delete(self) -> None:
+        """DELETE this row by primary key."""
+        from stellate.orm import _persist
+
+        await _persist.delete(self)
+
+    async def refresh_from_db(self, fields: typing.Iterable[str] | None = None) -> None:
+        """Reload field values from the database.
+
+        Raises:
+            DoesNotExist: The row is gone.
+        """
+        from stellate.orm import _persist
+
+        await _persist.refresh(self, None if fields is None else list(fields))
+
+    async def fetch(self, name: str) -> Any:
+        """Load a deferred field or a relation explicitly and return it.
+
+        ``await book.fetch("content")``, ``await book.fetch("author")``,
+        ``await author.fetch("books")``.
+        """
+        from stellate.orm import _persist
+
+        return await _persist.fetch(self, name)
+
+    @classmethod
+    def from_row(cls, row: typing.Mapping[str, Any]) -> Self:
+        """Build a loaded instance from a mapping of column values (no validation)."""
+        obj = cls.__new__(cls)
+        data = obj.__dict__
+        for name in cls._meta.field_names:
+            if name in row:
+                data[name] = row[name]
+        for name, convert in cls._meta.from_db_converters:
+            if name in data:
+                data[name] = convert(data[name])
+        return obj
+
+    def _require(self, name: str) -> Any:
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise NotLoadedError(
+                f"`{type(self).__name__}.{name}` is not loaded; `await obj.fetch({name!r})`"
+            ) from None

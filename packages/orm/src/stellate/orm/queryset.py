@@ -1,0 +1,471 @@
+"""``QuerySet``: lazy, immutable, chainable queries over one model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+from stellate.orm import _execute
+from stellate.orm._context import Query
+from stellate.orm._hydrate import hydrate
+from stellate.orm.compiler import (
+    CompiledQuery,
+    clean_update_values,
+    compile_delete,
+    compile_select,
+    compile_update,
+)
+from stellate.orm.exceptions import FieldError
+from stellate.orm.expressions import Aggregate, Expression, Q
+from stellate.orm.models import Model
+
+__all__ = ["Prefetch", "QuerySet"]
+
+M = TypeVar("M", bound=Model)
+
+
+class Prefetch:
+    """``prefetch_related(Prefetch("books", queryset=..., to_attr="recent_books"))``."""
+
+    def __init__(
+        self, lookup: str, queryset: QuerySet[Any] | None = None, to_attr: str | None = None
+    ) -> None:
+        self.lookup = lookup
+        self.queryset = queryset
+        self.to_attr = to_attr
+
+    def __repr__(self) -> str:
+        return f"Prefetch({self.lookup!r}, to_attr={self.to_attr!r})"
+
+
+class QuerySet(Generic[M]):
+    """A lazy query; every method returns a new QuerySet or awaits a result.
+
+    Example:
+        ``books = await Book.objects.filter(title__icontains="py").order_by("-id").all()``
+    """
+
+    __slots__ = ("_query", "model")
+
+    def __init__(self, model: type[M], query: Query | None = None) -> None:
+        self.model = model
+        self._query = query if query is not None else Query(model)
+
+    def _chain(self) -> QuerySet[M]:
+        return QuerySet(self.model, self._query.clone())
+
+    def __repr__(self) -> str:
+        return f"<QuerySet {self.model.__name__}: {self.to_sql().sql}>"
+
+    # -- building ---------------------------------------------------------------------------
+
+    def all(self) -> QuerySet[M]:
+        """This queryset; ``await qs.all()`` gives every matching row as a list."""
+        return self
+
+    def filter(self, *conditions: Q | Expression, **lookups: Any) -> QuerySet[M]:
+        """Rows matching every condition (``Q`` objects, expressions, ``field__lookup=``)."""
+        if not conditions and not lookups:
+            return self
+        qs = self._chain()
+        qs._query.where = (*qs._query.where, Q(*conditions, **lookups))
+        return qs
+
+    def exclude(self, *conditions: Q | Expression, **lookups: Any) -> QuerySet[M]:
+        """Rows matching none of the conditions taken together."""
+        qs = self._chain()
+        qs._query.where = (*qs._query.where, ~Q(*conditions, **lookups))
+        return qs
+
+    def order_by(self, *fields: str) -> QuerySet[M]:
+        """Order by fields (``"-created_at"`` descending, ``"author__name"``, ``"?"``)."""
+        qs = self._chain()
+        qs._query.order_by = tuple(fields)
+        return qs
+
+    def limit(self, count: int) -> QuerySet[M]:
+        """At most ``count`` rows."""
+        _check_count("limit", count)
+        qs = self._chain()
+        qs._query.limit = count
+        return qs
+
+    def offset(self, count: int) -> QuerySet[M]:
+        """Skip ``count`` rows."""
+        _check_count("offset", count)
+        qs = self._chain()
+        qs._query.offset = count
+        return qs
+
+    def __getitem__(self, item: slice) -> QuerySet[M]:
+        if not isinstance(item, slice) or item.step is not None:
+            raise TypeError("QuerySets support slices like `qs[10:20]` only; use `await qs.get()`")
+        qs = self._chain()
+        start = item.start or 0
+        if start:
+            _check_count("offset", start)
+            qs._query.offset = start
+        if item.stop is not None:
+            _check_count("limit", item.stop - start)
+            qs._query.limit = item.stop - start
+        return qs
+
+    def distinct(self) -> QuerySet[M]:
+        """SELECT DISTINCT."""
+        qs = self._chain()
+        qs._query.distinct = True
+        return qs
+
+    def only(self, *fields: str) -> QuerySet[M]:
+        """Load only these fields (and the primary key); others raise ``NotLoadedError``."""
+        meta = self.model._meta
+        for name in fields:
+            if name not in meta.relations:
+                meta.get_field(name)
+        qs = self._chain()
+        qs._query.only = tuple(fields)
+        return qs
+
+    def defer(self, *fields: str) -> QuerySet[M]:
+        """Load every field except these; reading one raises ``NotLoadedError``."""
+        for name in fields:
+            self.model._meta.get_field(name)
+        qs = self._chain()
+        qs._query.defer = (*qs._query.defer, *fields)
+        return qs
+
+    def select_related(self, *relations: str) -> QuerySet[M]:
+        """LEFT JOIN these foreign keys and load the related instances in the same query.
+
+        ``select_related("author")`` sets ``book.author``; the spelling
+        ``select_related("author_id")`` also makes ``book.author_id.name`` work while
+        ``book.author_id == 7`` still holds.
+        """
+        from stellate.orm.compiler import _related_paths
+
+        _related_paths(self.model, relations)
+        qs = self._chain()
+        qs._query.select_related = (*qs._query.select_related, *relations)
+        return qs
+
+    def prefetch_related(self, *lookups: str | Prefetch) -> QuerySet[M]:
+        """Load these relations in one extra query each, after the main query."""
+        qs = self._chain()
+        qs._query.prefetch = (*qs._query.prefetch, *lookups)
+        return qs
+
+    def annotate(self, **expressions: Expression) -> QuerySet[M]:
+        """Add computed values (aggregates group by the row) as attributes / keys."""
+        meta = self.model._meta
+        for name, expr in expressions.items():
+            if not isinstance(expr, Expression):
+                raise TypeError(f"annotate(`{name}`=...) needs an expression, got `{expr!r}`")
+            if name in meta.fields:
+                raise FieldError(
+                    f"Annotation `{name}` clashes with the field `{self.model.__name__}.{name}`"
+                )
+        qs = self._chain()
+        qs._query.annotations = {**qs._query.annotations, **expressions}
+        return qs
+
+    def values(self, *fields: str) -> QuerySet[Any]:
+        """Rows as dicts of these fields (all fields when none are named)."""
+        qs = self._values(fields, "dict")
+        return qs
+
+    def values_list(self, *fields: str, flat: bool = False) -> QuerySet[Any]:
+        """Rows as tuples, or single values with ``flat=True`` (one field)."""
+        if flat and len(fields) != 1:
+            raise FieldError(f"`values_list(flat=True)` needs exactly one field, got {len(fields)}")
+        return self._values(fields, "flat" if flat else "list")
+
+    def _values(self, fields: Sequence[str], mode: str) -> QuerySet[Any]:
+        qs = self._chain()
+        qs._query.values_mode = mode
+        qs._query.values_fields = tuple(fields)
+        qs.to_sql()  # unknown names fail here, where they were written
+        return qs
+
+    def select_for_update(
+        self, *, skip_locked: bool = False, nowait: bool = False, of: Sequence[str] = ()
+    ) -> QuerySet[M]:
+        """Lock the selected rows (``FOR UPDATE``) until the transaction ends."""
+        if skip_locked and nowait:
+            raise ValueError("select_for_update: choose `skip_locked` or `nowait`, not both")
+        qs = self._chain()
+        qs._query.for_update = (skip_locked, nowait, tuple(of))
+        return qs
+
+    # -- SQL preview ---------------------------------------------------------------------
+
+    def to_sql(
+        self,
+        kind: str = "select",
+        *,
+        update_values: dict[str, Any] | None = None,
+        update_returning: list[str] | None = None,
+    ) -> CompiledQuery:
+        """The SQL this queryset runs, without touching the database.
+
+        Args:
+            kind: ``"select"``, ``"update"`` (with ``update_values``), ``"delete"``,
+                ``"count"`` or ``"exists"``.
+        """
+        if kind in ("select", "count", "exists"):
+            plan, params = compile_select(self._query, kind)
+            return CompiledQuery(plan.sql, params, kind)
+        if kind == "update":
+            values = clean_update_values(self.model, dict(update_values or {}))
+            sql, params = compile_update(self._query, values, update_returning)
+            return CompiledQuery(sql, params, kind)
+        if kind == "delete":
+            sql, params = compile_delete(self._query)
+            return CompiledQuery(sql, params, kind)
+        raise ValueError(
+            f"Unknown to_sql kind `{kind}`; use `select`, `update`, `delete`, `count` or `exists`"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _fetch(self) -> list[Any]:
+        plan, params = compile_select(self._query)
+        records = await _execute.fetch(self.model, plan.sql, params)
+        results = hydrate(plan, records)
+        if self._query.prefetch and plan.mode == "model" and results:
+            from stellate.orm._prefetch import prefetch
+
+            await prefetch(self.model, results, self._query.prefetch)
+        return results
+
+    def __await__(self) -> Generator[Any, None, list[M]]:
+        return self._fetch().__await__()
+
+    async def first(self) -> M | None:
+        """The first row (by primary key unless ordered), or ``None``."""
+        qs = self if self._query.order_by else self.order_by(self.model._meta.pk.name)
+        rows = await qs.limit(1)._fetch()
+        return rows[0] if rows else None
+
+    async def last(self) -> M | None:
+        """The last row (reversed ordering, by primary key unless ordered), or ``None``."""
+        order = self._query.order_by or (self.model._meta.pk.name,)
+        flipped = tuple(o[1:] if o.startswith("-") else f"-{o}" for o in order)
+        rows = await self.order_by(*flipped).limit(1)._fetch()
+        return rows[0] if rows else None
+
+    async def get(self, *conditions: Q | Expression, **lookups: Any) -> M:
+        """Exactly one row matching the conditions.
+
+        Raises:
+            Model.DoesNotExist: No row matched.
+            Model.MultipleObjectsReturned: More than one row matched.
+        """
+        qs = self.filter(*conditions, **lookups)
+        query = qs._query
+        if query.limit is None:
+            query.limit = 2
+        rows = await qs._fetch()
+        if not rows:
+            described = _describe(conditions, lookups)
+            raise self.model.DoesNotExist(f"No `{self.model.__name__}` matches {described}")
+        if len(rows) > 1:
+            raise self.model.MultipleObjectsReturned(
+                f"More than one `{self.model.__name__}` matches "
+                f"{_describe(conditions, lookups)}; filter further or use `.first()`"
+            )
+        return rows[0]  # type: ignore[no-any-return]
+
+    async def count(self) -> int:
+        """``SELECT COUNT(*)`` of the matching rows."""
+        plan, params = compile_select(self._query, "count")
+        return int(await _execute.fetchval(self.model, plan.sql, params))
+
+    async def exists(self) -> bool:
+        """Whether any row matches (``SELECT 1 ... LIMIT 1``)."""
+        plan, params = compile_select(self._query, "exists")
+        return await _execute.fetchrow(self.model, plan.sql, params) is not None
+
+    async def aggregate(self, *args: Aggregate, **named: Expression) -> dict[str, Any]:
+        """Aggregate over the matching rows: ``{"total": ..., "avg_pages": ...}``."""
+        expressions: dict[str, Expression] = {}
+        for arg in args:
+            expressions[arg.default_alias] = arg
+        expressions.update(named)
+        if not expressions:
+            raise TypeError("aggregate() needs at least one aggregate, e.g. `total=Count('*')`")
+        query = self._query.clone()
+        query.annotations = expressions
+        query.order_by = ()
+        plan, params = compile_select(query, "aggregate")
+        row = await _execute.fetchrow(self.model, plan.sql, params)
+        return dict(zip(plan.names, row, strict=True)) if row is not None else {}
+
+    async def in_bulk(
+        self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk"
+    ) -> dict[Any, M]:
+        """Instances keyed by ``field_name`` (the primary key by default)."""
+        meta = self.model._meta
+        name = meta.pk.name if field_name == "pk" else meta.get_field(field_name).name
+        qs = self if id_list is None else self.filter(**{f"{name}__in": list(id_list)})
+        rows = await qs._fetch()
+        return {row.__dict__[name]: row for row in rows}
+
+    async def iterator(self, chunk_size: int = 1000) -> AsyncIterator[M]:
+        """Yield rows fetched ``chunk_size`` at a time (keyset on the primary key when
+        the queryset has no ordering, so every chunk is one indexed query)."""
+        _check_count("chunk_size", chunk_size)
+        query = self._query
+        pk = self.model._meta.pk.name
+        if not query.order_by and query.limit is None and query.offset is None:
+            last: Any = None
+            while True:
+                qs = self.order_by(pk).limit(chunk_size)
+                if last is not None:
+                    qs = qs.filter(**{f"{pk}__gt": last})
+                rows = await qs._fetch()
+                for row in rows:
+                    yield row
+                if len(rows) < chunk_size:
+                    return
+                last = rows[-1].__dict__[pk]
+        base_offset = query.offset or 0
+        remaining = query.limit
+        fetched = 0
+        while True:
+            size = chunk_size if remaining is None else min(chunk_size, remaining - fetched)
+            if size <= 0:
+                return
+            chunk = QuerySet(self.model, query.clone())
+            chunk._query.offset = base_offset + fetched
+            chunk._query.limit = size
+            rows = await chunk._fetch()
+            for row in rows:
+                yield row
+            fetched += len(rows)
+            if len(rows) < size:
+                return
+
+    def __aiter__(self) -> AsyncIterator[M]:
+        return self.iterator()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def create(self, **values: Any) -> M:
+        """Validate, INSERT and return a new instance."""
+        obj = self.model(**values)
+        await obj.save()
+        return obj
+
+    async def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """The row matching ``lookups``, or a new one from lookups + ``defaults``.
+
+        Race-safe: the INSERT uses ``ON CONFLICT DO NOTHING`` (the lookups should be
+        covered by a unique constraint), and a conflicting concurrent insert is read back.
+        """
+        try:
+            return await self.get(**lookups), False
+        except self.model.DoesNotExist:
+            pass
+        from stellate.orm import _persist
+
+        values = {k: v for k, v in lookups.items() if "__" not in k}
+        values.update(defaults or {})
+        obj = self.model(**values)
+        if await _persist.insert(obj, on_conflict_do_nothing=True):
+            return obj, True
+        return await self.get(**lookups), False
+
+    async def update_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """Update the row matching ``lookups`` with ``defaults``, or create it."""
+        defaults = dict(defaults or {})
+        if defaults:
+            rows = await self.filter(**lookups).update(**defaults, returning=[])
+            if rows:
+                if len(rows) > 1:
+                    raise self.model.MultipleObjectsReturned(
+                        f"update_or_create matched {len(rows)} `{self.model.__name__}` rows"
+                    )
+                return self.model.from_row(rows[0]), False
+        obj, created = await self.get_or_create(defaults=defaults, **lookups)
+        if not created and defaults:
+            for key, value in defaults.items():
+                setattr(obj, key, value)
+            await obj.save(update_fields=list(defaults))
+        return obj, created
+
+    async def update(self, *, returning: list[str] | None = None, **values: Any) -> Any:
+        """UPDATE the matching rows; ``F()`` expressions update atomically.
+
+        Returns:
+            The number of rows, or with ``returning=[...]`` a list of dicts of those
+            columns (``returning=[]`` returns every column).
+        """
+        cleaned = clean_update_values(self.model, values)
+        sql, params = compile_update(self._query, cleaned, returning)
+        if returning is None:
+            return await _execute.execute(self.model, sql, params)
+        records = await _execute.fetch(self.model, sql, params)
+        meta = self.model._meta
+        out = []
+        for record in records:
+            row = dict(record)
+            for name, convert in meta.from_db_converters:
+                if name in row:
+                    row[name] = convert(row[name])
+            out.append(row)
+        return out
+
+    async def delete(self) -> int:
+        """DELETE the matching rows and return how many."""
+        sql, params = compile_delete(self._query)
+        return await _execute.execute(self.model, sql, params)
+
+    async def bulk_create(
+        self,
+        objs: Iterable[M],
+        *,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        unique_fields: Sequence[str] = (),
+        update_fields: Sequence[str] = (),
+        use_copy: bool = False,
+    ) -> list[M]:
+        """INSERT many instances in one round trip and set their primary keys.
+
+        Args:
+            ignore_conflicts: Skip rows that violate a unique constraint.
+            update_conflicts: Upsert: on a conflict over ``unique_fields`` update
+                ``update_fields``.
+            use_copy: Use COPY (fastest; primary keys are then not read back).
+        """
+        from stellate.orm import _bulk
+
+        return await _bulk.bulk_create(
+            self.model,
+            list(objs),
+            ignore_conflicts=ignore_conflicts,
+            update_conflicts=update_conflicts,
+            unique_fields=list(unique_fields),
+            update_fields=list(update_fields),
+            use_copy=use_copy,
+        )
+
+    async def bulk_update(self, objs: Iterable[M], fields: Sequence[str]) -> int:
+        """UPDATE ``fields`` of many instances in one statement; returns the row count."""
+        from stellate.orm import _bulk
+
+        return await _bulk.bulk_update(self.model, list(objs), list(fields))
+
+
+def _check_count(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer, got `{value!r}`")
+
+
+def _describe(conditions: Sequence[Any], lookups: dict[str, Any]) -> str:
+    parts = [repr(c) for c in conditions] + [f"{k}={v!r}" for k, v in lookups.items()]
+    return f"`{', '.join(parts)}`" if parts else "the query"
