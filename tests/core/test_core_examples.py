@@ -1,0 +1,106 @@
+"""The hello example (examples/hello): its routes over HTTP, and served by uvicorn."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from _core_serving import free_port, serving
+
+from stellate.core import App
+from stellate.core.testing import AppClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def client(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppClient]:
+    # `App()` reads STELLATE_PLUGINS; the example is core only unless that names plugins.
+    monkeypatch.delenv("STELLATE_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(ROOT))
+    sys.modules.pop("examples.hello.app", None)
+    module = importlib.import_module("examples.hello.app")
+    app = module.app
+    assert isinstance(app, App)
+    assert app.plugins == []
+    async with AppClient(app) as http:
+        yield http
+    sys.modules.pop("examples.hello.app", None)
+
+
+async def test_index(client: AppClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"message": "Hello, world!"}
+
+
+async def test_path_and_query_parameters(client: AppClient) -> None:
+    assert (await client.get("/greet/Ada")).json() == {"message": "Hello, Ada!"}
+    shouted = await client.get("/greet/Ada", params={"shout": "true"})
+    assert shouted.json() == {"message": "HELLO, ADA!"}
+    assert (await client.get("/squares/12")).json() == {"number": 12, "square": 144}
+
+
+async def test_path_parameter_errors(client: AppClient) -> None:
+    # `{number:int}` does not match a word: no route, so 404.
+    assert (await client.get("/squares/twelve")).status_code == 404
+    too_big = await client.get("/squares/1000001")
+    assert too_big.status_code == 400
+    assert too_big.json() == {"detail": "`number` must be at most 1000000, got 1000001"}
+
+
+async def test_echo(client: AppClient) -> None:
+    response = await client.post("/echo", json={"text": "ab", "repeat": 3})
+    assert response.status_code == 200
+    assert response.json() == {"text": "ababab", "repeat": 3}
+    assert (await client.post("/echo", json={"text": "x"})).json() == {"text": "x", "repeat": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        (b"{", 400, "Malformed JSON body"),
+        (b"", 400, "Request body is empty"),
+        (b'{"repeat": 2}', 422, "missing required field `text`"),
+        (b'{"text": 5}', 422, "Expected `str`, got `int` - at `$.text`"),
+        (b'{"text": "a", "repeat": 11}', 422, "Expected `int` <= 10 - at `$.repeat`"),
+        (b'{"text": "a", "colour": "red"}', 422, "unknown field `colour`"),
+    ],
+)
+async def test_echo_rejects_bad_bodies(
+    client: AppClient, body: bytes, status: int, detail: str
+) -> None:
+    response = await client.post(
+        "/echo", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+
+
+async def test_echo_is_post_only(client: AppClient) -> None:
+    assert (await client.get("/echo")).status_code == 405
+
+
+async def test_health(client: AppClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {}}
+
+
+async def test_served_by_uvicorn_from_the_repository_root() -> None:
+    # What the README's `uv run uvicorn examples.hello.app:app` does.
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STELLATE_")}
+    command = [sys.executable, "-m", "uvicorn", "examples.hello.app:app", "--port", str(port)]
+    with serving(command, port, cwd=ROOT, env=env) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            index = await http.get("/")
+            echo = await http.post("/echo", json={"text": "hi"})
+    assert index.json() == {"message": "Hello, world!"}
+    assert echo.json() == {"text": "hi", "repeat": 1}
