@@ -1,0 +1,175 @@
+"""``python -m bench SCENARIO``: run a benchmark scenario (``--help`` lists them)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import environment
+from bench.errors import BenchError
+from bench.frameworks import BENCH_DIR, DEFAULT_FRAMEWORKS, FRAMEWORK_NAMES, parse_framework_list
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Side-by-side benchmarks of Stellate and its peers (see bench/README.md).",
+    )
+    sub = parser.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")
+
+    def common(command: argparse.ArgumentParser, default: Sequence[str]) -> None:
+        command.add_argument(
+            "--frameworks",
+            default=",".join(default),
+            help=f"comma-separated, from {', '.join(FRAMEWORK_NAMES)} (starlette is always "
+            f"measured: it is the baseline); default {','.join(default)}",
+        )
+        command.add_argument(
+            "--no-speedups",
+            dest="speedups",
+            action="store_false",
+            help="serve with --loop asyncio --http h11 instead of uvloop + httptools",
+        )
+        command.add_argument("--database-url", default=environment.DEFAULT_DATABASE_URL)
+        command.add_argument("--redis-url", default=environment.DEFAULT_REDIS_URL)
+        command.add_argument(
+            "--stellate-env",
+            default="production",
+            choices=["development", "test", "production"],
+            help="STELLATE_ENV of the Stellate server (default production)",
+        )
+
+    http = sub.add_parser(
+        "http",
+        help="JSON hello route under wrk: req/s, server CPU µs/request, spawn time",
+        description="JSON hello route under wrk; ratios to Starlette from the same run.",
+    )
+    common(http, DEFAULT_FRAMEWORKS)
+    http.add_argument("--reps", type=int, default=5, help="repetitions (default 5)")
+    http.add_argument("--duration", type=float, default=8.0, help="measured seconds (8)")
+    http.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds (2)")
+    http.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    http.add_argument(
+        "--spawn-rounds", type=int, default=5, help="extra spawn-only starts per framework (5)"
+    )
+    http.add_argument("--server-core", type=int, default=0)
+    http.add_argument("--wrk-core", type=int, default=1)
+    http.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
+    http.add_argument(
+        "--markdown",
+        type=Path,
+        default=BENCH_DIR / "RESULTS.md",
+        help="where to write the readable report (default bench/RESULTS.md)",
+    )
+    http.add_argument("--no-markdown", dest="markdown", action="store_const", const=None)
+
+    check = sub.add_parser(
+        "check", help="start every app once and check they answer GET / identically"
+    )
+    common(check, DEFAULT_FRAMEWORKS)
+
+    profile = sub.add_parser(
+        "profile", help="cProfile the in-process request path (no server, no wrk)"
+    )
+    common(profile, ("starlette", "stellate"))
+    profile.add_argument("--requests", type=int, default=20_000)
+    profile.add_argument("--top", type=int, default=25, help="functions listed per ordering")
+    return parser
+
+
+def _run_http(args: argparse.Namespace) -> int:
+    from bench.report import http_table, http_verdict, write_http_results
+    from bench.scenario_http import HttpOptions, run_http
+
+    options = HttpOptions(
+        frameworks=parse_framework_list(args.frameworks),
+        repetitions=args.reps,
+        seconds=args.duration,
+        warmup_seconds=args.warmup,
+        connections=args.connections,
+        spawn_rounds=args.spawn_rounds,
+        server_core=args.server_core,
+        wrk_core=args.wrk_core,
+        speedups=args.speedups,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        stellate_env=args.stellate_env,
+    )
+    results = run_http(options)
+    path = write_http_results(results, args.results_dir, args.markdown)
+    print()
+    print(http_table(results))
+    print()
+    for line in http_verdict(results):
+        print(line)
+    print(f"\nresults: {path}" + (f"\nreport: {args.markdown}" if args.markdown else ""))
+    return 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from bench.scenario_http import check_answers, service_env
+
+    frameworks = parse_framework_list(args.frameworks)
+    if any(item.peer for item in frameworks):
+        environment.ensure_peers_venv()
+    if any(not item.peer and item.name != "starlette" for item in frameworks):
+        environment.ensure_database(args.database_url)
+        environment.ensure_redis(args.redis_url)
+    loop, http = environment.server_options(speedups=args.speedups)
+    print(f"checking GET / with --loop {loop} --http {http}:")
+    env = service_env(args.database_url, args.redis_url, args.stellate_env)
+    check_answers(frameworks, loop=loop, http=http, core=None, env=env, log=print)
+    print(f"ok: {len(frameworks)} apps answer identically")
+    return 0
+
+
+def _run_profile(args: argparse.Namespace) -> int:
+    from bench.profiling import profile_framework
+    from bench.scenario_http import service_env
+
+    frameworks = parse_framework_list(args.frameworks)
+    if args.requests < 1:
+        raise BenchError(f"--requests is `{args.requests}`: it must be at least 1")
+    if any(item.name != "starlette" for item in frameworks):
+        environment.ensure_database(args.database_url)
+        environment.ensure_redis(args.redis_url)
+    env = service_env(args.database_url, args.redis_url, args.stellate_env)
+    results = [
+        profile_framework(item, env, requests=args.requests, top=args.top) for item in frameworks
+    ]
+    for result in results:
+        print(f"==== {result.name}: cProfile of {result.requests} in-process requests ====")
+        print(result.report)
+    base = results[0]
+    print("in-process request path (no sockets), ratios to starlette:")
+    for result in results:
+        print(
+            f"  {result.name:<14} {result.us_per_request:7.1f} µs/request "
+            f"({base.us_per_request / result.us_per_request:.2f}x starlette's speed), "
+            f"{result.calls_per_request:6.1f} Python calls/request "
+            f"(+{result.calls_per_request - base.calls_per_request:.1f})"
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m bench``; returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(arguments)
+    try:
+        if args.speedups:
+            environment.reexec_with_speedups(arguments)
+        runner = {"http": _run_http, "check": _run_check, "profile": _run_profile}
+        return runner[args.scenario](args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
