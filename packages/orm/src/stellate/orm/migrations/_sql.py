@@ -103,7 +103,10 @@ def drop_constraint(table: str, constraint: ConstraintState) -> str:
 
 def create_index(table: str, index: IndexState, *, concurrently: bool = False) -> str:
     opclass = f" {index.opclass}" if index.opclass else ""
-    columns = ", ".join(quote(c) + opclass for c in index.columns)
+    columns = ", ".join(
+        quote(c[1:]) + opclass + " DESC" if c.startswith("-") else quote(c) + opclass
+        for c in index.columns
+    )
     sql = "CREATE UNIQUE INDEX" if index.unique else "CREATE INDEX"
     if concurrently:
         sql += " CONCURRENTLY"

@@ -10,13 +10,7 @@ from __future__ import annotations
 
 from stellate.orm.migrations import _sql
 from stellate.orm.migrations import operations as ops
-from stellate.orm.migrations.state import (
-    ColumnState,
-    ConstraintState,
-    IndexState,
-    ProjectState,
-    TableState,
-)
+from stellate.orm.migrations.state import ColumnState, ProjectState, TableState
 
 __all__ = ["AutodetectorError", "detect_changes", "suggest_name"]
 
@@ -34,36 +28,47 @@ def detect_changes(old: ProjectState, new: ProjectState) -> list[ops.Operation]:
     operations: list[ops.Operation] = [
         ops.CreateExtension(name=name) for name in new.extensions if name not in old.extensions
     ]
-    old_tables = dict(old.tables)
-
-    # Table renames first, so the column diff below compares the right tables.
+    # Renames run first and move a working copy of the old state, so references,
+    # indexes and constraints follow them and the diff below compares like with like.
+    working = old.clone()
     for table in new.tables.values():
         source = table.renamed_from
-        if source is None or table.name in old_tables or source not in old_tables:
-            if source is not None and table.name not in old_tables and source not in old_tables:
-                raise AutodetectorError(
-                    f"Table `{table.name}` says `renamed_from={source!r}`, but the migrations "
-                    f"have no table `{source}`: remove the hint or fix the old name"
-                )
+        if source is None or table.name in working.tables:
             continue
-        operations.append(ops.RenameTable(table=source, new_name=table.name))
-        renamed = old_tables.pop(source)
-        old_tables[table.name] = TableState(
-            name=table.name,
-            columns=renamed.columns,
-            indexes=renamed.indexes,
-            constraints=renamed.constraints,
-            unlogged=renamed.unlogged,
-        )
+        if source not in working.tables:
+            raise AutodetectorError(
+                f"Table `{table.name}` says `renamed_from={source!r}`, but the migrations "
+                f"have no table `{source}`: remove the hint or fix the old name"
+            )
+        rename: ops.Operation = ops.RenameTable(table=source, new_name=table.name)
+        rename.state_forwards(working)
+        operations.append(rename)
+    for table in new.tables.values():
+        if table.name not in working.tables:
+            continue
+        existing = working.tables[table.name]
+        for column in table.columns:
+            source = column.renamed_from
+            if source is None or existing.has_column(column.name):
+                continue
+            if not existing.has_column(source):
+                raise AutodetectorError(
+                    f"Column `{table.name}.{column.name}` says `renamed_from={source!r}`, but "
+                    f"the migrations have no column `{table.name}.{source}`: remove the hint or "
+                    "fix the old name"
+                )
+            rename = ops.RenameColumn(table=table.name, name=source, new_name=column.name)
+            rename.state_forwards(working)
+            operations.append(rename)
 
-    created = [t for name, t in new.tables.items() if name not in old_tables]
+    created = [t for name, t in new.tables.items() if name not in working.tables]
     operations.extend(ops.CreateTable(table=t.without_hints()) for t in _by_dependency(created))
 
     for name, table in new.tables.items():
-        if name in old_tables:
-            operations.extend(_diff_table(old_tables[name], table))
+        if name in working.tables:
+            operations.extend(_diff_table(working.tables[name], table))
 
-    dropped = [t for name, t in old_tables.items() if name not in new.tables]
+    dropped = [t for name, t in working.tables.items() if name not in new.tables]
     operations.extend(ops.DropTable(table=t.name) for t in reversed(_by_dependency(dropped)))
     operations.extend(
         ops.DropExtension(name=name) for name in old.extensions if name not in new.extensions
@@ -75,27 +80,14 @@ def _diff_table(old: TableState, new: TableState) -> list[ops.Operation]:
     result: list[ops.Operation] = []
     name = new.name
     old_columns = {c.name: c for c in old.columns}
-
-    for column in new.columns:
-        source = column.renamed_from
-        if source is None or column.name in old_columns:
-            continue
-        if source not in old_columns:
-            raise AutodetectorError(
-                f"Column `{name}.{column.name}` says `renamed_from={source!r}`, but the "
-                f"migrations have no column `{name}.{source}`: remove the hint or fix the old name"
-            )
-        result.append(ops.RenameColumn(table=name, name=source, new_name=column.name))
-        old_columns[column.name] = _renamed(old_columns.pop(source), column.name)
-
     new_names = {c.name for c in new.columns}
     new_indexes = {i.name: i for i in new.indexes}
     new_constraints = {c.name: c for c in new.constraints}
     for constraint in old.constraints:
-        if new_constraints.get(constraint.name) != _renamed_constraint(constraint, old, new):
+        if new_constraints.get(constraint.name) != constraint:
             result.append(ops.DropConstraint(table=name, name=constraint.name))
     for index in old.indexes:
-        if new_indexes.get(index.name) != _renamed_index(index, old, new):
+        if new_indexes.get(index.name) != index:
             result.append(ops.DropIndex(table=name, name=index.name))
 
     for column in new.columns:
@@ -124,14 +116,16 @@ def _diff_table(old: TableState, new: TableState) -> list[ops.Operation]:
 
     old_indexes = {i.name: i for i in old.indexes}
     old_constraints = {c.name: c for c in old.constraints}
-    for index in new.indexes:
-        previous = old_indexes.get(index.name)
-        if previous is None or _renamed_index(previous, old, new) != index:
-            result.append(ops.AddIndex(table=name, index=index))
-    for constraint in new.constraints:
-        previous_c = old_constraints.get(constraint.name)
-        if previous_c is None or _renamed_constraint(previous_c, old, new) != constraint:
-            result.append(ops.AddConstraint(table=name, constraint=constraint))
+    result.extend(
+        ops.AddIndex(table=name, index=index)
+        for index in new.indexes
+        if old_indexes.get(index.name) != index
+    )
+    result.extend(
+        ops.AddConstraint(table=name, constraint=constraint)
+        for constraint in new.constraints
+        if old_constraints.get(constraint.name) != constraint
+    )
     if old.unlogged != new.unlogged:
         mode = "UNLOGGED" if new.unlogged else "LOGGED"
         result.append(
@@ -142,58 +136,6 @@ def _diff_table(old: TableState, new: TableState) -> list[ops.Operation]:
             )
         )
     return result
-
-
-def _column_renames(old: TableState, new: TableState) -> dict[str, str]:
-    old_names = {c.name for c in old.columns}
-    return {
-        c.renamed_from: c.name
-        for c in new.columns
-        if c.renamed_from is not None and c.name not in old_names
-    }
-
-
-def _renamed_index(index: IndexState, old: TableState, new: TableState) -> IndexState:
-    renames = _column_renames(old, new)
-    if not renames:
-        return index
-    return IndexState(
-        name=index.name,
-        columns=[renames.get(c, c) for c in index.columns],
-        unique=index.unique,
-        method=index.method,
-        opclass=index.opclass,
-        condition=index.condition,
-        include=[renames.get(c, c) for c in index.include],
-    )
-
-
-def _renamed_constraint(
-    constraint: ConstraintState, old: TableState, new: TableState
-) -> ConstraintState:
-    renames = _column_renames(old, new)
-    if not renames:
-        return constraint
-    return ConstraintState(
-        name=constraint.name,
-        kind=constraint.kind,
-        check=constraint.check,
-        columns=[renames.get(c, c) for c in constraint.columns],
-        condition=constraint.condition,
-    )
-
-
-def _renamed(column: ColumnState, name: str) -> ColumnState:
-    return ColumnState(
-        name=name,
-        type=column.type,
-        null=column.null,
-        default=column.default,
-        primary_key=column.primary_key,
-        identity=column.identity,
-        unique=column.unique,
-        foreign_key=column.foreign_key,
-    )
 
 
 def _same_column(a: ColumnState, b: ColumnState) -> bool:

@@ -161,7 +161,12 @@ def makemigrations(
     except MigrationFileError as exc:
         raise click.ClickException(str(exc)) from None
     head = chain[-1].name if chain else None
-    snapshot = read_snapshot(directory) if chain or (directory / SNAPSHOT_FILE).exists() else None
+    try:
+        snapshot = read_snapshot(directory)
+    except MigrationFileError as exc:
+        if check or not chain:
+            raise click.ClickException(str(exc)) from None
+        snapshot = None  # a conflicted snapshot is rewritten below from the files
     stale = chain and (
         snapshot is None or snapshot.head != head or snapshot.state != current.normalized()
     )

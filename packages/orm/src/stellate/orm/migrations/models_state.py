@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stellate.core.exceptions import ImproperlyConfigured
+from stellate.orm.constraints import CheckConstraint, Index, UniqueConstraint
 from stellate.orm.migrations.state import (
     ColumnState,
     ConstraintState,
@@ -22,6 +23,7 @@ from stellate.orm.migrations.state import (
     ProjectState,
     TableState,
 )
+from stellate.orm.schema import condition_sql, index_name
 
 if TYPE_CHECKING:
     from stellate.orm.fields import Field
@@ -75,6 +77,10 @@ def load_models(modules: Sequence[str]) -> list[type[Model]]:
 def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
     """The schema ``models`` need, with their rename hints.
 
+    Index names, automatic foreign-key indexes and condition SQL follow
+    :mod:`stellate.orm.schema`, so a table migrated here equals one built with
+    ``create_table_sql``.
+
     Raises:
         ImproperlyConfigured: two models claim one table.
     """
@@ -89,26 +95,15 @@ def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
                 f"`{meta.table}`: give one another `Meta.table` (or make it a proxy)"
             )
         owners[meta.table] = model.__qualname__
-        columns = [_column(field) for field in meta.field_list]
-        indexes = [
-            IndexState(name=_index_name(meta.table, [field.column]), columns=[field.column])
-            for field in meta.field_list
-            if field.index and not field.unique and not field.primary_key
-        ]
-        indexes.extend(_index(meta.table, index) for index in meta.indexes)
-        for field in meta.field_list:
-            extension = getattr(field, "db_extension", None)
-            if isinstance(extension, str):
-                extensions.add(extension)
-        for index in meta.indexes:
-            extension = getattr(index, "db_extension", None)
+        for item in [*meta.field_list, *meta.indexes]:
+            extension = getattr(item, "db_extension", None)
             if isinstance(extension, str):
                 extensions.add(extension)
         tables[meta.table] = TableState(
             name=meta.table,
-            columns=columns,
-            indexes=indexes,
-            constraints=[_constraint(meta.table, c) for c in meta.constraints],
+            columns=[_column(field) for field in meta.field_list],
+            indexes=_indexes(model),
+            constraints=[_constraint(model, c) for c in meta.constraints],
             unlogged=meta.unlogged,
             renamed_from=meta.renamed_from,
         )
@@ -126,7 +121,9 @@ def _column(field: Field) -> ColumnState:
     if field.foreign_key is not None:
         target = field.related_model._meta
         foreign_key = ForeignKeyState(
-            table=target.table, column=target.pk.column, on_delete=_on_delete(field)
+            table=target.table,
+            column=target.pk.column,
+            on_delete=field.on_delete.value,
         )
     return ColumnState(
         name=field.column,
@@ -134,69 +131,70 @@ def _column(field: Field) -> ColumnState:
         null=field.nullable and not field.primary_key,
         default=field.db_default,
         primary_key=field.primary_key,
-        identity=identity or (field.primary_key and field.auto),
+        identity=identity,
         unique=field.unique and not field.primary_key,
         foreign_key=foreign_key,
         renamed_from=field.renamed_from,
     )
 
 
-def _on_delete(field: Field) -> Any:
-    return str(getattr(field.on_delete, "value", field.on_delete))
+def _columns(model: type[Model], names: Iterable[str]) -> list[str]:
+    """Column names for field names; a leading ``-`` (descending) is kept."""
+    meta = model._meta
+    result = []
+    for spec in names:
+        column = meta.get_field(spec.lstrip("-")).column
+        result.append(f"-{column}" if spec.startswith("-") else column)
+    return result
 
 
-def _index_name(table: str, columns: Sequence[str], suffix: str = "idx") -> str:
-    # PostgreSQL truncates names at 63 bytes; keep them unique-looking and visible.
-    name = f"{table.rsplit('.', 1)[-1]}_{'_'.join(columns)}_{suffix}"
-    return name[:63]
+def _indexes(model: type[Model]) -> list[IndexState]:
+    meta = model._meta
+    indexes = [
+        IndexState(name=index_name(meta.table, [field.column], "idx"), columns=[field.column])
+        for field in meta.field_list
+        if (field.index or field.foreign_key is not None)
+        and not (field.unique or field.primary_key)
+    ]
+    for index in meta.indexes:
+        if not isinstance(index, Index):
+            raise ImproperlyConfigured(
+                f"`{model.__name__}.Meta.indexes` holds `{index!r}`; use Index(...)"
+            )
+        columns = _columns(model, index.fields)
+        plain = [c.lstrip("-") for c in columns]
+        indexes.append(
+            IndexState(
+                name=index.name or index_name(meta.table, plain, "uniq" if index.unique else "idx"),
+                columns=columns,
+                unique=index.unique,
+                method=index.method,
+                opclass=getattr(index, "opclass", None),
+                condition=(
+                    condition_sql(model, index.condition) if index.condition is not None else None
+                ),
+            )
+        )
+    return indexes
 
 
-def _names(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
-
-
-def _index(table: str, index: Any) -> IndexState:
-    columns = _names(getattr(index, "fields", None) or getattr(index, "columns", None))
-    if not columns:
-        raise ImproperlyConfigured(f"Index `{index!r}` on `{table}` has no fields")
-    opclasses = _names(getattr(index, "opclasses", None))
-    opclass = getattr(index, "opclass", None) or (opclasses[0] if opclasses else None)
-    return IndexState(
-        name=getattr(index, "name", None) or _index_name(table, columns),
-        columns=columns,
-        unique=bool(getattr(index, "unique", False)),
-        method=getattr(index, "method", None) or getattr(index, "using", None) or "btree",
-        opclass=opclass,
-        condition=_sql_text(getattr(index, "condition", None)),
-        include=_names(getattr(index, "include", None)),
+def _constraint(model: type[Model], constraint: Any) -> ConstraintState:
+    if isinstance(constraint, CheckConstraint):
+        return ConstraintState(
+            name=constraint.name, kind="check", check=condition_sql(model, constraint.check)
+        )
+    if isinstance(constraint, UniqueConstraint):
+        return ConstraintState(
+            name=constraint.name,
+            kind="unique",
+            columns=_columns(model, constraint.fields),
+            condition=(
+                condition_sql(model, constraint.condition)
+                if constraint.condition is not None
+                else None
+            ),
+        )
+    raise ImproperlyConfigured(
+        f"`{model.__name__}.Meta.constraints` holds `{constraint!r}`; use UniqueConstraint "
+        "or CheckConstraint"
     )
-
-
-def _constraint(table: str, constraint: Any) -> ConstraintState:
-    check = getattr(constraint, "check", None)
-    name = getattr(constraint, "name", None)
-    if check is not None or type(constraint).__name__.startswith("Check"):
-        if not name:
-            raise ImproperlyConfigured(f"Check constraint on `{table}` needs a `name`")
-        return ConstraintState(name=name, kind="check", check=_sql_text(check))
-    columns = _names(getattr(constraint, "fields", None) or getattr(constraint, "columns", None))
-    return ConstraintState(
-        name=name or _index_name(table, columns, "key"),
-        kind="unique",
-        columns=columns,
-        condition=_sql_text(getattr(constraint, "condition", None)),
-    )
-
-
-def _sql_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    # An expression object (a Q) compiled by the ORM: use its SQL when it offers one.
-    to_sql = getattr(value, "to_sql", None) or getattr(value, "sql", None)
-    if callable(to_sql):
-        return str(to_sql())
-    return str(value)

@@ -339,7 +339,8 @@ class RenameColumn(Operation, tag=True):
             raise StateError(f"Table `{self.table}` already has a column `{self.new_name}`")
 
         def rename(names: list[str]) -> list[str]:
-            return [self.new_name if n == self.name else n for n in names]
+            renamed = {self.name: self.new_name, f"-{self.name}": f"-{self.new_name}"}
+            return [renamed.get(n, n) for n in names]
 
         table.columns = [
             msgspec.structs.replace(c, name=self.new_name) if c.name == self.name else c
@@ -647,7 +648,12 @@ def _rename_in(expression: str | None, old: str, new: str) -> str | None:
 
 def _index_involves(index: IndexState, column: str) -> bool:
     """Whether PostgreSQL drops ``index`` together with ``column``."""
-    return column in index.columns or column in index.include or _mentions(index.condition, column)
+    return (
+        column in index.columns
+        or f"-{column}" in index.columns
+        or column in index.include
+        or _mentions(index.condition, column)
+    )
 
 
 def _constraint_involves(constraint: ConstraintState, column: str) -> bool:

@@ -81,7 +81,7 @@ class IndexState(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
 
     Attributes:
         name: the index name (unique in the schema).
-        columns: indexed columns, in order.
+        columns: indexed columns, in order; a leading ``-`` sorts one descending.
         unique: a unique index.
         method: the access method (``btree``, ``gin``, ``hnsw`` ...).
         opclass: an operator class applied to every column (``gin_trgm_ops``).
