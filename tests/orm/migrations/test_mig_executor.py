@@ -96,7 +96,8 @@ async def test_apply_all_then_reverse_to_target_and_zero(
     }
 
     again = await executor(scratch_url, folder).migrate()
-    assert again.applied == [] and again.reversed == []
+    assert again.applied == []
+    assert again.reversed == []
 
     back = await executor(scratch_url, folder).migrate("0001")
     assert back.reversed == ["0003_isbn", "0002_books"]

@@ -85,7 +85,8 @@ async def _introspect(conn: asyncpg.Connection, schema: str) -> dict[str, Any]:
         if row["table"] != MIGRATIONS_TABLE
     }
     indexes = {
-        (row["table"], row["name"]): (clean(row["definition"]), row["valid"])
+        (row["table"], row["name"]): f"{clean(row['definition'])}"
+        + ("" if row["valid"] else " (INVALID: a failed CONCURRENTLY build; drop it)")
         for row in await conn.fetch(_INDEXES, schema)
         if row["table"] != MIGRATIONS_TABLE
     }
