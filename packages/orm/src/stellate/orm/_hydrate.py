@@ -34,12 +34,13 @@ def hydrate(plan: SelectPlan, records: list[Any]) -> list[Any]:
         index = {name: i for i, name in enumerate(names)}
         out = []
         for r in records:
-            values = list(r)
+            values = list(r)[: len(names)]
             for name, convert in converters:
                 values[index[name]] = convert(values[index[name]])
             out.append(tuple(values))
         return out
-    return [tuple(r) for r in records]
+    width = len(names)
+    return [tuple(r)[:width] for r in records]
 
 
 def _models(plan: SelectPlan, records: list[Any]) -> list[Any]:

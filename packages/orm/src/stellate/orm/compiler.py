@@ -279,20 +279,26 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
         columns.extend(related_columns)
     else:
         plan.mode = query.values_mode
-        keys = list(query.values_fields) or list(meta.field_names)
+        # Annotations compile first, in declaration order (the parameter order); only
+        # those named in values() (or all when none are named) are returned, the rest
+        # stay selectable for ORDER BY at the end of the row.
+        annotation_columns = {
+            name: f"{expr.compile(ctx)} AS {quote_name(name)}"
+            for name, expr in query.annotations.items()
+        }
+        keys = list(query.values_fields) or [*meta.field_names, *query.annotations]
         converters = []
         for key in keys:
-            if key in query.annotations:
+            if key in annotation_columns:
+                columns.append(annotation_columns[key])
                 continue
             sql, value_field = ctx.column(key)
             columns.append(f"{sql} AS {quote_name(key)}")
             group_by.append(sql)
             if value_field is not None and value_field.needs_from_db:
                 converters.append((key, value_field.from_db_value))
-        value_keys = [k for k in keys if k not in query.annotations]
-        for name, expr in query.annotations.items():
-            columns.append(f"{expr.compile(ctx)} AS {quote_name(name)}")
-        plan.names = (*value_keys, *query.annotations)
+        columns.extend(sql for name, sql in annotation_columns.items() if name not in keys)
+        plan.names = tuple(keys)
         plan.converters = tuple(converters)
         if query.values_mode == "flat" and len(plan.names) != 1:
             raise FieldError(
@@ -325,6 +331,10 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
         select = "SELECT 1"
     elif kind == "count" and not (query.distinct or limit or offset or has_aggregate):
         select = "SELECT COUNT(*)"
+    elif kind == "count" and query.distinct and query.values_mode is not None:
+        # Counting distinct values counts distinct rows of exactly those columns.
+        value_columns = [ctx.column(name)[0] for name in query.values_fields or meta.field_names]
+        select = f"SELECT DISTINCT {', '.join(value_columns)}"
     elif kind == "count":
         select = f"SELECT {'DISTINCT ' if query.distinct else ''}{ref}.{quote_name(meta.pk.column)}"
     else:

@@ -184,7 +184,8 @@ class Field(_FieldBase):  # type: ignore[misc]
         self.python_type = origin if origin is not None else base
         if isinstance(self.python_type, type) and issubclass(self.python_type, enum.Enum):
             self.enum_type = self.python_type
-        self.is_json = self.db_type().upper().startswith("JSON")
+        # A foreign key's type comes from its target, which may not be defined yet.
+        self.is_json = self.foreign_key is None and self.db_type().upper().startswith("JSON")
         self.needs_from_db = (
             type(self).from_db_value is not Field.from_db_value
             or self.enum_type is not None

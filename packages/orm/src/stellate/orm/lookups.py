@@ -118,7 +118,8 @@ def build_lookup(
             return f"{column} @> {ctx.param(to_db)}"
         operator, pattern = _LIKE[lookup]
         return (
-            f"{column}::text {operator} {ctx.param(lambda v: pattern.format(like_escape(str(v))))}"
+            f"{column if _is_text(field) else f'{column}::text'} {operator} "
+            f"{ctx.param(lambda v: pattern.format(like_escape(str(v))))}"
         )
     if lookup == "contained_by":
         if field is not None and field.is_json:

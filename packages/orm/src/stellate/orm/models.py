@@ -92,6 +92,7 @@ class Options:
         self.qtable = quote_name(self.table) if self.table else ""
         # Compiled SQL per queryset shape (see compiler.py); bounded there.
         self.sql_cache: dict[Any, Any] = {}
+        self.ready = False
 
     def add_field(self, field: Field) -> None:
         self.fields[field.name] = field
@@ -138,7 +139,10 @@ def _model_classes(root: type[Model]) -> Iterator[type[Model]]:
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        yield cls
+        # Classes whose definition raised still appear as subclasses: skip them.
+        meta = vars(cls).get("_meta")
+        if isinstance(meta, Options) and meta.ready:
+            yield cls
 
 
 def resolve_model_name(name: str, origin: type[Model]) -> type[Model]:
@@ -269,6 +273,7 @@ class ModelMeta(type):
         for field in options.relations.values():
             if field.relation_name != field.name and field.relation_name not in namespace:
                 setattr(cls, field.relation_name, ForwardRelation(field))
+        options.ready = True
         if not options.abstract:
             _link_relations(cls)
         return cls

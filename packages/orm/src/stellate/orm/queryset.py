@@ -166,6 +166,9 @@ class QuerySet(Generic[M]):
                 )
         qs = self._chain()
         qs._query.annotations = {**qs._query.annotations, **expressions}
+        if qs._query.values_fields:
+            # values(...).annotate(...): the new annotations join the returned keys.
+            qs._query.values_fields = (*qs._query.values_fields, *expressions)
         return qs
 
     def values(self, *fields: str) -> QuerySet[Any]:
