@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,11 +14,14 @@ from stellate.orm import (
     DatabaseConnectionError,
     DatabaseNotConfiguredError,
     DatabaseNotConnectedError,
+    Field,
+    Model,
     PoolTimeoutError,
     connect,
     get_db,
 )
 from stellate.orm.database import active_databases, mask_url
+from stellate.orm.testing import QueryCountError, create_tables
 
 
 async def test_raw_helpers_return_rows_dicts_and_values(db: Database) -> None:
@@ -92,6 +96,7 @@ async def test_a_read_outside_a_transaction_is_one_statement(test_url: str) -> N
                 raw.add_query_logger(lambda record, sent=sent: sent.append(record.query))
             sent.clear()
             await db.fetchval("SELECT 1")
+            await asyncio.sleep(0.01)  # asyncpg calls query loggers with call_soon
             assert [q if q == "SELECT 1" else "reset" for q in sent] == expected, sent
         finally:
             await db.close()
@@ -314,3 +319,93 @@ async def test_observers_see_every_statement(db: Database) -> None:
 def test_mask_url_hides_only_the_password() -> None:
     assert mask_url("postgresql://u:pw@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert mask_url("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+class DbProbe(Model):
+    class Meta:
+        table = "orm_db_probes"
+
+    id: int = Field(primary_key=True, auto=True)
+    label: str = Field()
+
+
+async def test_create_tables_runs_in_the_test_transaction(db: Database) -> None:
+    await create_tables(DbProbe)
+    await db.execute("INSERT INTO orm_db_probes (label) VALUES ('a'), ('b')")
+    assert await db.query_val("SELECT count(*) FROM orm_db_probes") == 2
+
+
+async def test_tables_from_create_tables_are_gone_in_the_next_test(db: Database) -> None:
+    assert await db.query_val("SELECT to_regclass('orm_db_probes')") is None
+
+
+async def test_assert_num_queries_passes_on_the_exact_count(
+    db: Database, assert_num_queries: Any
+) -> None:
+    async with assert_num_queries(2) as seen:
+        await db.fetchval("SELECT 1")
+        async with db.transaction():  # savepoints are not counted by default
+            await db.execute("SELECT 2")
+    assert [event.sql for event in seen] == [
+        "SELECT 1",
+        "SAVEPOINT",
+        "SELECT 2",
+        "RELEASE SAVEPOINT",
+    ]
+    async with assert_num_queries(4, include_transaction_control=True), db.transaction():
+        await db.execute("SELECT 3")
+        await db.execute("SELECT 4")
+    async with assert_num_queries(0):
+        pass
+
+
+async def test_assert_num_queries_fails_listing_the_sql(
+    db: Database, assert_num_queries: Any
+) -> None:
+    async def two_queries() -> None:
+        async with assert_num_queries(1):
+            await db.fetchval("SELECT 'first'")
+            await db.fetchval("SELECT $1::text", "second")
+
+    with pytest.raises(QueryCountError) as caught:
+        await two_queries()
+    message = str(caught.value)
+    assert message.startswith("Expected 1 query, 2 ran:")
+    assert "1. [default] SELECT 'first'" in message
+    assert "2. [default] SELECT $1::text  -- args ('second',)" in message
+
+
+async def test_assert_num_queries_lets_errors_of_the_block_through(
+    db: Database, assert_num_queries: Any
+) -> None:
+    async def failing() -> None:
+        async with assert_num_queries(5):
+            await db.fetchval("SELECT 1")
+            raise LookupError("from the block")
+
+    with pytest.raises(LookupError, match="from the block"):
+        await failing()
+
+
+async def test_the_test_database_is_fresh_and_named_for_the_run(database: Database) -> None:
+    name = await database.query_val("SELECT current_database()")
+    assert name.startswith("stellate_test_")
+    assert database.url is not None
+    assert urlsplit(database.url).path == f"/{name}"
+
+
+async def test_a_transaction_left_open_by_raw_sql_is_rolled_back_on_release(
+    test_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(test_url, alias="raw_begin", pool_size=1)
+    await db.connect()
+    try:
+        await db.execute("CREATE TABLE IF NOT EXISTS raw_begin_rows (x int)")
+        # BEGIN through execute() leaves the transaction open when the statement ends;
+        # the release must not hand that open transaction to the next query.
+        await db.execute("BEGIN; INSERT INTO raw_begin_rows VALUES (1)")
+        assert await db.fetchval("SELECT count(*) FROM raw_begin_rows") == 0
+        assert "Resetting connection with an active transaction" in caplog.text
+    finally:
+        await db.execute("DROP TABLE IF EXISTS raw_begin_rows")
+        await db.close()

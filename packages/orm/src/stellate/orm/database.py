@@ -279,9 +279,11 @@ class Database:
             if state.auto_reset and sets_session_state(sql):
                 connection.stellate_state.full_reset = True
             rows = await connection.fetch(sql, *args)
-            return rows
-        finally:
+        except BaseException:
             await state.manager.release(connection)
+            raise
+        await state.manager.release_clean(connection)
+        return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         """Run ``sql`` and return its first row, or ``None`` when there is none."""
@@ -303,9 +305,12 @@ class Database:
         try:
             if state.auto_reset and sets_session_state(sql):
                 connection.stellate_state.full_reset = True
-            return await connection.fetchrow(sql, *args)
-        finally:
+            result = await connection.fetchrow(sql, *args)
+        except BaseException:
             await state.manager.release(connection)
+            raise
+        await state.manager.release_clean(connection)
+        return result
 
     async def fetchval(self, sql: str, *args: Any, column: int = 0) -> Any:
         """Run ``sql`` and return one value of its first row (``None`` without rows)."""
@@ -327,9 +332,12 @@ class Database:
         try:
             if state.auto_reset and sets_session_state(sql):
                 connection.stellate_state.full_reset = True
-            return await connection.fetchval(sql, *args, column=column)
-        finally:
+            result = await connection.fetchval(sql, *args, column=column)
+        except BaseException:
             await state.manager.release(connection)
+            raise
+        await state.manager.release_clean(connection)
+        return result
 
     async def execute(self, sql: str, *args: Any) -> str:
         """Run ``sql`` and return PostgreSQL's status string (``"UPDATE 3"``).
@@ -356,9 +364,11 @@ class Database:
             if state.auto_reset and sets_session_state(sql):
                 connection.stellate_state.full_reset = True
             status = await connection.execute(sql, *args)
-            return status
-        finally:
+        except BaseException:
             await state.manager.release(connection)
+            raise
+        await state.manager.release_clean(connection)
+        return status
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         """Run ``sql`` once per argument tuple, pipelined (one statement for observers).
@@ -383,8 +393,10 @@ class Database:
         connection = await state.manager.acquire()
         try:
             await connection.executemany(sql, rows)
-        finally:
+        except BaseException:
             await state.manager.release(connection)
+            raise
+        await state.manager.release_clean(connection)
 
     async def copy_records_to_table(
         self,
@@ -421,9 +433,11 @@ class Database:
         connection = await state.manager.acquire()
         try:
             status = await connection.copy_records_to_table(table, **kwargs)
-            return status
-        finally:
+        except BaseException:
             await state.manager.release(connection)
+            raise
+        await state.manager.release_clean(connection)
+        return status
 
     async def query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Run ``sql`` and return its rows as dicts."""
@@ -628,16 +642,20 @@ def test_databases() -> Mapping[str, Database] | None:
     return _ACTIVE.databases if _ACTIVE.testing else None
 
 
-def get_db(alias: str = "default") -> Database:
+def get_db(alias: str | None = "default") -> Database:
     """The database registered under ``alias`` by the orm plugin or :func:`connect`.
+
+    Args:
+        alias: the database alias; ``None`` means ``"default"`` (a model without
+            ``Meta.database``).
 
     Raises:
         DatabaseNotConfiguredError: none is configured, or none under ``alias``.
     """
     try:
-        return _ACTIVE.databases[alias]
+        return _ACTIVE.databases[alias or "default"]
     except KeyError:
-        pass
+        alias = alias or "default"
     configured = _ACTIVE.databases
     if not configured:
         raise DatabaseNotConfiguredError(

@@ -24,6 +24,14 @@ import asyncpg
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+# Direct holder release relies on asyncpg internals (0.30-0.32): use it only when they
+# look as expected, else every release takes the public, shielded path.
+_DIRECT_RELEASE = (
+    "_holder" in getattr(asyncpg.pool.PoolConnectionProxy, "__slots__", ())
+    and hasattr(asyncpg.pool.PoolConnectionHolder, "release")
+    and hasattr(asyncpg.Connection, "_on_release")
+)
+
 __all__ = [
     "ConnectionState",
     "DatabaseNotConnectedError",
@@ -157,13 +165,18 @@ class PoolManager:
                 "`async with stellate.orm.connect(url):`, or enable the `orm` plugin and run "
                 "the app's startup"
             )
-        self.waiting += 1
-        try:
-            connection = await pool.acquire(timeout=self._acquire_timeout)
-        except TimeoutError:
-            raise PoolTimeoutError(self._timeout_message()) from None
-        finally:
-            self.waiting -= 1
+        if pool.get_idle_size():
+            # A connected idle connection is queued, so this returns without waiting;
+            # skipping the timeout here saves asyncpg's wait_for task on the hot path.
+            connection = await pool.acquire()
+        else:
+            self.waiting += 1
+            try:
+                connection = await pool.acquire(timeout=self._acquire_timeout)
+            except TimeoutError:
+                raise PoolTimeoutError(self._timeout_message()) from None
+            finally:
+                self.waiting -= 1
         if self._max_lifetime is not None and (
             time.monotonic() - connection.stellate_state.born > self._max_lifetime
         ):
@@ -173,6 +186,30 @@ class PoolManager:
         return connection
 
     async def release(self, connection: Any) -> None:
+        """Give ``connection`` back (shielded from cancellation; resets when needed)."""
+        await self.pool.release(connection)
+
+    async def release_clean(self, connection: Any) -> None:
+        """Give back a connection whose statement just succeeded.
+
+        asyncpg's ``Pool.release`` shields the release in a new task (~10 µs, a fifth of
+        a pooled query here) so that a cancellation cannot interrupt a reset half way.
+        When no reset round trip is due (``auto`` mode, no session state, no open
+        transaction), releasing does not suspend, so there is nothing to interrupt and
+        the holder is released directly.
+        """
+        if (
+            _DIRECT_RELEASE
+            and self._reset_mode == "auto"
+            and not connection.stellate_state.full_reset
+            and not connection.is_in_transaction()
+        ):
+            holder = connection._holder
+            raw = connection._con
+            if raw is not None and holder is not None and holder._pool is self.pool:
+                raw._on_release()
+                await holder.release(None)
+                return
         await self.pool.release(connection)
 
     def _timeout_message(self) -> str:

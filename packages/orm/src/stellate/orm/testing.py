@@ -165,12 +165,20 @@ async def assert_num_queries(
     counted = [e for e in events if include_transaction_control or e.kind == "query"]
     if len(counted) != expected:
         listing = "\n".join(
-            f"  {number}. [{event.alias}] {event.sql}" for number, event in enumerate(counted, 1)
+            f"  {number}. [{event.alias}] {event.sql}{_describe_args(event.args)}"
+            for number, event in enumerate(counted, 1)
         )
         raise QueryCountError(
             f"Expected {expected} quer{'y' if expected == 1 else 'ies'}, "
             f"{len(counted)} ran:\n{listing or '  (none)'}"
         )
+
+
+def _describe_args(args: Any) -> str:
+    if not args:
+        return ""
+    text = repr(tuple(args))
+    return f"  -- args {text if len(text) <= 80 else text[:77] + '...'}"
 
 
 @pytest.fixture(name="assert_num_queries")
