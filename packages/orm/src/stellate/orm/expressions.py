@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -171,16 +172,24 @@ class Value(Expression):
         self.value = value
 
     def shape(self) -> tuple[Any, ...]:
-        return ("V",)
+        cast = _VALUE_CASTS.get(type(self.value))
+        return ("V", cast) if cast else ("V",)
 
     def flatten(self, out: list[Any]) -> None:
         out.append(self.value)
 
     def compile(self, ctx: CompileContext) -> str:
-        return ctx.param(_identity)
+        # PostgreSQL infers a parameter's type from its context (``pages * $1`` makes
+        # $1 an integer), which would truncate 0.5; fractional values get a cast.
+        cast = _VALUE_CASTS.get(type(self.value))
+        placeholder = ctx.param(_identity)
+        return f"{placeholder}::{cast}" if cast else placeholder
 
     def __repr__(self) -> str:
         return f"Value({self.value!r})"
+
+
+_VALUE_CASTS: dict[type, str] = {float: "double precision", Decimal: "numeric"}
 
 
 def _identity(value: Any) -> Any:
