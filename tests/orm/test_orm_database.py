@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -409,3 +410,54 @@ async def test_a_transaction_left_open_by_raw_sql_is_rolled_back_on_release(
     finally:
         await db.execute("DROP TABLE IF EXISTS raw_begin_rows")
         await db.close()
+
+
+MIGRATION = '''"""Create the shelf."""
+
+from __future__ import annotations
+
+from stellate.orm.migrations import operations as ops
+
+dependencies = []
+
+operations = [
+    ops.RunSQL(
+        sql="CREATE TABLE shelf (id int PRIMARY KEY)",
+        reverse="DROP TABLE shelf",
+    ),
+]
+'''
+
+
+async def test_the_test_database_is_created_migrated_and_dropped(
+    clean_env: pytest.MonkeyPatch, test_url: str, tmp_path: Path
+) -> None:
+    from stellate.orm.testing import temporary_database
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_shelf.py").write_text(MIGRATION)
+    clean_env.setenv("STELLATE_MIGRATIONS_DIR", str(folder))
+    server = test_url  # any database of the server works for CREATE DATABASE
+    before = active_databases()
+    async with temporary_database(server) as scratch:
+        name = await scratch.query_val("SELECT current_database()")
+        assert name.startswith("stellate_test_")
+        assert get_db() is scratch
+        assert await scratch.query_val("SELECT to_regclass('shelf')::text") == "shelf"
+    assert active_databases() == before
+    async with connect(test_url) as check:
+        assert not await check.query_val(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name
+        )
+
+
+async def test_an_unreachable_test_server_is_a_usage_error(clean_env: pytest.MonkeyPatch) -> None:
+    from stellate.orm.testing import temporary_database
+
+    async def open_it() -> None:
+        async with temporary_database("postgresql://postgres@127.0.0.1:1/x"):
+            pass
+
+    with pytest.raises(pytest.UsageError, match="fix STELLATE_TEST_DATABASE_URL"):
+        await open_it()

@@ -2,8 +2,10 @@
 
 Fixtures:
     database: (session) a fresh database ``stellate_test_<random>`` created on the server
-        of ``STELLATE_TEST_DATABASE_URL`` (an embedded PostgreSQL when unset), made what
-        ``get_db()`` returns, and dropped at the end of the run.
+        of ``STELLATE_TEST_DATABASE_URL`` (an embedded PostgreSQL when unset), migrated
+        with the project's migrations (``STELLATE_MIGRATIONS_DIR``, default
+        ``migrations``, when that folder exists), made what ``get_db()`` returns, and
+        dropped at the end of the run.
     db: (function) the same database with the test inside a transaction that is rolled
         back afterwards; every query of the test, and of an app under test, runs in it.
     assert_num_queries: ``async with assert_num_queries(2): ...`` fails listing the SQL
@@ -21,6 +23,7 @@ import importlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,6 +45,7 @@ __all__ = [
     "assert_num_queries",
     "create_tables",
     "database_url_with_name",
+    "migrate_test_database",
     "temporary_database",
 ]
 
@@ -79,11 +83,34 @@ async def temporary_database(url: str | None = None) -> AsyncIterator[Database]:
         name = f"stellate_test_{secrets.token_hex(4)}"
         await _admin(url, f'CREATE DATABASE "{name}"')
         stack.push_async_callback(_admin, url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        db = Database(database_url_with_name(url, name), alias="default", pool_size=4)
+        test_url = database_url_with_name(url, name)
+        await migrate_test_database(test_url)
+        db = Database(test_url, alias="default", pool_size=4)
         await db.connect()
         stack.push_async_callback(db.close)
         stack.callback(restore, activate({"default": db}, testing=True))
         yield db
+
+
+async def migrate_test_database(url: str, directory: str | Path | None = None) -> int:
+    """Apply the project's migrations to the database at ``url``; return how many ran.
+
+    Args:
+        url: the test database.
+        directory: the migrations folder; ``STELLATE_MIGRATIONS_DIR`` (default
+            ``migrations``) when omitted. A missing folder means no migrations.
+    """
+    folder = Path(directory or os.environ.get("STELLATE_MIGRATIONS_DIR") or "migrations")
+    if not folder.is_dir():
+        return 0
+    # The migration machinery is imported only for projects that have migrations.
+    loader = importlib.import_module("stellate.orm.migrations.loader")
+    history = loader.load_history(folder)
+    if not history.migrations:
+        return 0
+    executor = importlib.import_module("stellate.orm.migrations.executor")
+    result = await executor.MigrationExecutor(url, history).migrate()
+    return len(result.applied)
 
 
 async def _admin(url: str, sql: str) -> None:
