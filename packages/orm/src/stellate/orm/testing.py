@@ -18,6 +18,7 @@ set ``asyncio_default_fixture_loop_scope = "session"`` and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import os
@@ -101,16 +102,20 @@ async def migrate_test_database(url: str, directory: str | Path | None = None) -
             ``migrations``) when omitted. A missing folder means no migrations.
     """
     folder = Path(directory or os.environ.get("STELLATE_MIGRATIONS_DIR") or "migrations")
-    if not folder.is_dir():
-        return 0
-    # The migration machinery is imported only for projects that have migrations.
-    loader = importlib.import_module("stellate.orm.migrations.loader")
-    history = loader.load_history(folder)
-    if not history.migrations:
+    history = await asyncio.to_thread(_load_history, folder)
+    if history is None:
         return 0
     executor = importlib.import_module("stellate.orm.migrations.executor")
     result = await executor.MigrationExecutor(url, history).migrate()
     return len(result.applied)
+
+
+def _load_history(folder: Path) -> Any:
+    if not folder.is_dir():
+        return None
+    # The migration machinery is imported only for projects that have migrations.
+    history = importlib.import_module("stellate.orm.migrations.loader").load_history(folder)
+    return history if history.migrations else None
 
 
 async def _admin(url: str, sql: str) -> None:
