@@ -105,6 +105,10 @@ CASES: dict[str, tuple[ops.Operation, ProjectState | None]] = {
         None,
     ),
     "drop_table": (ops.DropTable(table="books"), None),
+    "set_unlogged": (
+        ops.SetUnlogged(table="tags", unlogged=True),
+        ProjectState(tables={**base_state().tables, "tags": TableState(name="tags", columns=[ID])}),
+    ),
     "rename_table": (ops.RenameTable(table="authors", new_name="writers"), None),
     "add_column_nullable_unique": (
         ops.AddColumn(

@@ -37,6 +37,7 @@ from stellate.orm.migrations.operations import (
     RenameTable,
     RunPython,
     RunSQL,
+    SetUnlogged,
 )
 from stellate.orm.migrations.state import (
     ColumnState,
@@ -80,6 +81,7 @@ __all__ = [
     "RenameTable",
     "RunPython",
     "RunSQL",
+    "SetUnlogged",
     "StateError",
     "TableState",
     "detect_changes",

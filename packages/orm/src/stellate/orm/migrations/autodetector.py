@@ -127,14 +127,7 @@ def _diff_table(old: TableState, new: TableState) -> list[ops.Operation]:
         if old_constraints.get(constraint.name) != constraint
     )
     if old.unlogged != new.unlogged:
-        mode = "UNLOGGED" if new.unlogged else "LOGGED"
-        result.append(
-            ops.RunSQL(
-                sql=f"ALTER TABLE {_sql.quote(name)} SET {mode}",
-                reverse=f"ALTER TABLE {_sql.quote(name)} SET "
-                + ("LOGGED" if new.unlogged else "UNLOGGED"),
-            )
-        )
+        result.append(ops.SetUnlogged(table=name, unlogged=new.unlogged))
     return result
 
 

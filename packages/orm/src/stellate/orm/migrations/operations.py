@@ -46,6 +46,7 @@ __all__ = [
     "RenameTable",
     "RunPython",
     "RunSQL",
+    "SetUnlogged",
 ]
 
 
@@ -219,6 +220,32 @@ def _rename_table_sql(table: TableState, old: str, new: str) -> list[str]:
         for a, b in renames
     )
     return statements
+
+
+class SetUnlogged(Operation, tag=True):
+    """Switch a table between UNLOGGED (no WAL, emptied after a crash) and LOGGED.
+
+    Both directions rewrite the table under an ACCESS EXCLUSIVE lock.
+    """
+
+    table: str
+    unlogged: bool
+
+    def state_forwards(self, state: ProjectState) -> None:
+        state.table(self.table).unlogged = self.unlogged
+
+    def forward_sql(self, state: ProjectState) -> list[str]:
+        return [_set_logged(self.table, unlogged=self.unlogged)]
+
+    def reverse_sql(self, state: ProjectState) -> list[str]:
+        return [_set_logged(self.table, unlogged=state.table(self.table).unlogged)]
+
+    def describe(self) -> str:
+        return f"Make table `{self.table}` {'UNLOGGED' if self.unlogged else 'LOGGED'}"
+
+
+def _set_logged(table: str, *, unlogged: bool) -> str:
+    return f"ALTER TABLE {_sql.quote(table)} SET {'UNLOGGED' if unlogged else 'LOGGED'}"
 
 
 class AddColumn(Operation, tag=True):

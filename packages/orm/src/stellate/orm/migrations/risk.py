@@ -171,6 +171,8 @@ def assess(
                 operation,
                 f"validates every row of `{table}` ({size}) while holding a lock",
             )
+        elif isinstance(operation, ops.SetUnlogged) and large:
+            add(operation, f"rewrites `{table}` ({size}) under an ACCESS EXCLUSIVE lock")
         elif isinstance(operation, ops.RenameTable | ops.RenameColumn):
             add(
                 operation,

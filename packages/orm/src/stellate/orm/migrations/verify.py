@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["schema_drift"]
 
 _COLUMNS = """
-SELECT c.relname AS table, c.relpersistence AS persistence, a.attname AS column,
+SELECT c.relname AS table, c.relpersistence::text AS persistence, a.attname AS column,
        format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
-       pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity
+       pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity::text AS identity
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -20,7 +20,7 @@ from stellate.orm.migrations.state import ProjectState
 
 __all__ = ["migration_source", "write_migration"]
 
-_WIDTH = 88
+_WIDTH = 100
 _STATE_NAMES = ("ColumnState", "ConstraintState", "ForeignKeyState", "IndexState", "TableState")
 
 
@@ -79,7 +79,8 @@ def write_migration(
 
 def _render(value: Any, depth: int, functions: dict[str, str]) -> str:
     flat = _render_flat(value, functions)
-    if flat is not None and len(flat) + 4 * depth <= _WIDTH - 8:
+    # The line holds the indent, the value and a trailing comma (plus a `key=` for kwargs).
+    if flat is not None and 4 * depth + len(flat) + 12 <= _WIDTH:
         return flat
     pad = "    " * (depth + 1)
     close = "    " * depth
