@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from _auth_support import Clock
 
@@ -12,6 +14,9 @@ from stellate.core import App, Request
 from stellate.core.signing import SigningKey, TokenEngine
 from stellate.core.testing import AppClient
 from stellate.orm.database import Database
+
+#: User ids unique to this run: session records of earlier runs stay in the table.
+RUN = secrets.randbelow(10**12) * 1000
 
 KEY = SigningKey("csrf-tests-key-" + "q" * 24, version=1)
 
@@ -63,14 +68,14 @@ async def test_unsafe_request_without_token_is_refused_with_the_fix(
 ) -> None:
     app, _ = make_app(auth_db, clock)
     async with AppClient(app) as client:
-        await logged_in(client, 201)
+        await logged_in(client, RUN + 201)
         response = await client.post("/transfer")
         assert response.status_code == 403
         body = response.json()
         assert body["code"] == "csrf_missing"
         assert "`X-CSRF-Token` header" in body["detail"]
         assert "`csrf_token` form field" in body["detail"]
-    events = await SecurityLog(auth_db).get_for_user(201)
+    events = await SecurityLog(auth_db).get_for_user(RUN + 201)
     assert any(
         e.event is SecurityEvent.CSRF_VIOLATION and e.detail == "reason=missing" for e in events
     )
@@ -79,10 +84,10 @@ async def test_unsafe_request_without_token_is_refused_with_the_fix(
 async def test_valid_header_token_passes(auth_db: Database, clock: Clock) -> None:
     app, _ = make_app(auth_db, clock)
     async with AppClient(app) as client:
-        token = await logged_in(client, 202)
+        token = await logged_in(client, RUN + 202)
         response = await client.post("/transfer", headers={CSRF_HEADER: token})
         assert response.status_code == 200
-        assert response.json()["user"] == 202
+        assert response.json()["user"] == RUN + 202
         # The cookie the login set carries a token too (for single-page apps).
         cookie_token = client.cookies["csrftoken"]
         assert (
@@ -98,7 +103,7 @@ async def test_valid_header_token_passes(auth_db: Database, clock: Clock) -> Non
 async def test_wrong_token_is_refused(auth_db: Database, clock: Clock, bad: str) -> None:
     app, _ = make_app(auth_db, clock)
     async with AppClient(app) as client:
-        token = await logged_in(client, 203)
+        token = await logged_in(client, RUN + 203)
         tampered = bad or token[:-3] + ("xyz" if not token.endswith("xyz") else "abc")
         response = await client.post("/transfer", headers={CSRF_HEADER: tampered})
         assert response.status_code == 403
@@ -108,8 +113,8 @@ async def test_wrong_token_is_refused(auth_db: Database, clock: Clock, bad: str)
 async def test_token_of_another_session_is_refused(auth_db: Database, clock: Clock) -> None:
     app, _ = make_app(auth_db, clock)
     async with AppClient(app) as attacker, AppClient(app) as victim:
-        attacker_token = await logged_in(attacker, 204)
-        await logged_in(victim, 205)
+        attacker_token = await logged_in(attacker, RUN + 204)
+        await logged_in(victim, RUN + 205)
         response = await victim.post("/transfer", headers={CSRF_HEADER: attacker_token})
         assert response.status_code == 403
         assert response.json()["code"] == "csrf_invalid"
@@ -118,9 +123,9 @@ async def test_token_of_another_session_is_refused(auth_db: Database, clock: Clo
 async def test_token_of_the_previous_session_dies_at_login(auth_db: Database, clock: Clock) -> None:
     app, _ = make_app(auth_db, clock)
     async with AppClient(app) as client:
-        old = await logged_in(client, 206)
+        old = await logged_in(client, RUN + 206)
         response = await client.post(
-            "/login", json={"id": 206, "username": "u206"}, headers={CSRF_HEADER: old}
+            "/login", json={"id": RUN + 206, "username": "u206"}, headers={CSRF_HEADER: old}
         )
         new = response.json()["csrf_token"]
         assert (await client.post("/transfer", headers={CSRF_HEADER: old})).status_code == 403
@@ -132,7 +137,7 @@ async def test_form_field_token_and_the_handler_still_reads_the_form(
 ) -> None:
     app, _ = make_app(auth_db, clock)
     async with AppClient(app) as client:
-        await logged_in(client, 207)
+        await logged_in(client, RUN + 207)
         html = (await client.get("/form")).text
         assert html.startswith(f'<input type="hidden" name="{CSRF_FIELD}" value="')
         token = html.split('value="', 1)[1].split('"', 1)[0]
@@ -153,7 +158,7 @@ async def test_form_field_token_and_the_handler_still_reads_the_form(
 async def test_foreign_origin_is_refused_even_with_a_token(auth_db: Database, clock: Clock) -> None:
     app, _ = make_app(auth_db, clock, trusted_origins=["https://admin.example.com"])
     async with AppClient(app) as client:
-        token = await logged_in(client, 208)
+        token = await logged_in(client, RUN + 208)
         headers = {CSRF_HEADER: token, "origin": "https://evil.example"}
         response = await client.post("/transfer", headers=headers)
         assert response.status_code == 403
@@ -173,7 +178,7 @@ async def test_safe_methods_anonymous_and_bearer_requests_are_exempt(
     async with AppClient(app) as client:
         # Anonymous: no cookie session, nothing a forged request could ride on.
         assert (
-            await client.post("/login", json={"id": 209, "username": "u209"})
+            await client.post("/login", json={"id": RUN + 209, "username": "u209"})
         ).status_code == 200
         assert (await client.get("/csrf")).status_code == 200
         bearer = await client.post("/transfer", headers={"authorization": "Bearer sk_x"})
@@ -185,7 +190,7 @@ async def test_safe_methods_anonymous_and_bearer_requests_are_exempt(
 async def test_expired_token_is_refused(auth_db: Database, clock: Clock) -> None:
     app, _ = make_app(auth_db, clock, idle_timeout=10 * 86400, refresh_interval=3600)
     async with AppClient(app) as client:
-        token = await logged_in(client, 210)
+        token = await logged_in(client, RUN + 210)
         clock.advance(13 * 3600)  # tokens live 12 hours
         response = await client.post("/transfer", headers={CSRF_HEADER: token})
         assert response.status_code == 403

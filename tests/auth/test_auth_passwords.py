@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 
 import pytest
@@ -76,8 +77,8 @@ def test_blocking_helpers_for_scripts() -> None:
 async def test_hashing_does_not_stall_the_event_loop() -> None:
     """Eight concurrent hashes (~65 ms each) while a 5 ms ticker runs on the loop.
 
-    Hashing on the loop would delay the ticker by the whole hash time at least; in the
-    thread pool the ticker keeps its pace.
+    Hashing on the loop would let the ticker run at most between two hashes (8 ticks
+    at most, each gap a whole hash long); in the thread pool it keeps its pace.
     """
     hasher = PasswordHasher(workers=2)
     gaps: list[float] = []
@@ -92,6 +93,7 @@ async def test_hashing_does_not_stall_the_event_loop() -> None:
             last = now
 
     tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
     started = time.perf_counter()
     hashes = await asyncio.gather(*(hasher.hash_async(f"password {i}") for i in range(8)))
     elapsed = time.perf_counter() - started
@@ -99,7 +101,6 @@ async def test_hashing_does_not_stall_the_event_loop() -> None:
     await tick
     hasher.close()
     assert len(set(hashes)) == 8
-    # The hashes took a while (so the measurement means something) ...
-    assert elapsed > 0.1
-    # ... and the loop never waited anywhere near one hash's duration.
-    assert max(gaps) < 0.05, f"the event loop stalled for {max(gaps) * 1000:.1f} ms"
+    assert elapsed > 0.1  # the hashes took long enough for the measurement to mean something
+    assert len(gaps) > 16, f"only {len(gaps)} ticks in {elapsed:.2f}s: the loop was blocked"
+    assert statistics.median(gaps) < 0.02, f"median tick gap {statistics.median(gaps):.3f}s"

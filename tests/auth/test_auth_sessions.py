@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from http.cookies import SimpleCookie
 
 import httpx
@@ -16,6 +17,9 @@ from stellate.core import App, HTTPException, Request
 from stellate.core.signing import SigningKey, TokenEngine
 from stellate.core.testing import AppClient
 from stellate.orm.database import Database
+
+#: User ids unique to this run: session records of earlier runs stay in the table.
+RUN = secrets.randbelow(10**12) * 1000
 
 KEY_V1 = SigningKey("session-key-v1-" + "x" * 20, version=1)
 KEY_V2 = SigningKey("session-key-v2-" + "y" * 20, version=2)
@@ -97,9 +101,9 @@ async def test_login_sets_a_hardened_cookie_and_user_is_a_dict(
 ) -> None:
     auth = make_auth(auth_db, clock)
     async with AppClient(make_app(auth)) as client:
-        body = await login(client, 101, "alice", is_staff=True, groups=["editors"])
+        body = await login(client, RUN + 101, "alice", is_staff=True, groups=["editors"])
         assert body["user"] == {
-            "id": 101,
+            "id": RUN + 101,
             "username": "alice",
             "is_staff": True,
             "is_superuser": False,
@@ -108,7 +112,7 @@ async def test_login_sets_a_hardened_cookie_and_user_is_a_dict(
         me = (await client.get("/me")).json()
         assert me == {"user": body["user"], "is_dict": True}
 
-    cookies = set_cookies(await _login_response(auth, 102, "bob"))
+    cookies = set_cookies(await _login_response(auth, RUN + 102, "bob"))
     session = cookies["stellate_session"]["stellate_session"]
     assert session["httponly"] is True
     assert session["samesite"] == "Lax"
@@ -130,7 +134,7 @@ async def test_secure_flag_in_production(
     monkeypatch.setenv("STELLATE_SECRET_KEY", "k" * 50)
     auth = make_auth(auth_db, clock)
     assert auth.secure is True
-    response = await _login_response(auth, 103, "carol")
+    response = await _login_response(auth, RUN + 103, "carol")
     assert "; Secure" in response.headers.get_list("set-cookie")[0]
 
 
@@ -144,8 +148,10 @@ async def test_principal_is_read_only(auth_db: Database, clock: Clock) -> None:
 @pytest.mark.parametrize(
     "forge",
     [
-        lambda token: token[:-2] + ("AA" if not token.endswith("AA") else "BB"),  # bad signature
-        lambda token: "1." + token.split(".", 1)[1].replace("a", "b", 1),  # edited payload
+        # A character inside the signature (the last one only carries padding bits).
+        lambda token: token[:-10] + ("A" if token[-10] != "A" else "B") + token[-9:],
+        # A character of the payload.
+        lambda token: token[:6] + ("A" if token[6] != "A" else "B") + token[7:],
         lambda token: "9" + token[1:],  # unknown key version
         lambda token: "not-a-token",
     ],
@@ -155,7 +161,7 @@ async def test_forged_cookie_is_rejected_without_a_query(
 ) -> None:
     auth = make_auth(auth_db, clock)
     async with AppClient(make_app(auth)) as client:
-        await login(client, 110, "mallory")
+        await login(client, RUN + 110, "mallory")
         token = client.cookies["stellate_session"]
         client.cookies.clear()
         queries.clear()
@@ -174,7 +180,7 @@ async def test_cookie_signed_with_another_secret_is_rejected(
 ) -> None:
     attacker = make_auth(auth_db, clock, keys=[SigningKey("attacker-key-" + "z" * 20, version=1)])
     async with AppClient(make_app(attacker)) as client:
-        await login(client, 111, "mallory")
+        await login(client, RUN + 111, "mallory")
         token = client.cookies["stellate_session"]
     victim = make_auth(auth_db, clock)
     async with AppClient(make_app(victim)) as client:
@@ -187,11 +193,11 @@ async def test_cookie_signed_with_another_secret_is_rejected(
 async def test_absolute_and_idle_expiry(auth_db: Database, clock: Clock, queries: QueryLog) -> None:
     auth = make_auth(auth_db, clock, idle_timeout=600, absolute_timeout=3600, refresh_interval=60)
     async with AppClient(make_app(auth)) as client:
-        await login(client, 120, "dora")
+        await login(client, RUN + 120, "dora")
         # Activity every 500 s keeps the session alive past the idle timeout ...
         for _ in range(6):
             clock.advance(500)
-            assert (await client.get("/me")).json()["user"]["id"] == 120
+            assert (await client.get("/me")).json()["user"]["id"] == RUN + 120
         # ... but not past the absolute one (3000 s used, 700 s more crosses 3600).
         clock.advance(700)
         queries.clear()
@@ -199,7 +205,7 @@ async def test_absolute_and_idle_expiry(auth_db: Database, clock: Clock, queries
         assert response.json()["user"] is None
         assert queries.statements == []
 
-        await login(client, 121, "dora2")
+        await login(client, RUN + 121, "dora2")
         clock.advance(601)  # idle
         queries.clear()
         assert (await client.get("/me")).json()["user"] is None
@@ -211,12 +217,12 @@ async def test_key_rotation_keeps_old_sessions_until_the_key_is_dropped(
 ) -> None:
     old = make_auth(auth_db, clock, keys=[KEY_V1])
     async with AppClient(make_app(old)) as client:
-        await login(client, 130, "erin")
+        await login(client, RUN + 130, "erin")
         token = client.cookies["stellate_session"]
     rotated = make_auth(auth_db, clock, keys=[KEY_V2, KEY_V1])
     async with AppClient(make_app(rotated)) as client:
         response = await client.get("/me", headers=cookie(token))
-        assert response.json()["user"]["id"] == 130
+        assert response.json()["user"]["id"] == RUN + 130
     dropped = make_auth(auth_db, clock, keys=[KEY_V2])
     async with AppClient(make_app(dropped)) as client:
         response = await client.get("/me", headers=cookie(token))
@@ -228,13 +234,13 @@ async def test_authenticated_reads_need_no_query_between_checks(
 ) -> None:
     auth = make_auth(auth_db, clock, recheck_interval=10)
     async with AppClient(make_app(auth)) as client:
-        await login(client, 140, "fay")
+        await login(client, RUN + 140, "fay")
         queries.clear()
         for _ in range(5):
-            assert (await client.get("/me")).json()["user"]["id"] == 140
+            assert (await client.get("/me")).json()["user"]["id"] == RUN + 140
         assert queries.statements == []
         clock.advance(11)
-        assert (await client.get("/me")).json()["user"]["id"] == 140
+        assert (await client.get("/me")).json()["user"]["id"] == RUN + 140
         assert len(queries.statements) == 1
         assert queries.statements[0].startswith("UPDATE stellate_sessions SET last_seen")
 
@@ -243,7 +249,7 @@ async def test_logout_revokes_the_cookie_everywhere(auth_db: Database, clock: Cl
     auth = make_auth(auth_db, clock, recheck_interval=10)
     other_worker = make_auth(auth_db, clock, recheck_interval=10)
     async with AppClient(make_app(auth)) as client, AppClient(make_app(other_worker)) as other:
-        body = await login(client, 150, "gus")
+        body = await login(client, RUN + 150, "gus")
         stolen = client.cookies["stellate_session"]
         headers = {CSRF_HEADER: str(body["csrf_token"])}
         assert (await other.get("/me", headers=cookie(stolen))).json()["user"]
@@ -261,7 +267,7 @@ async def test_logout_revokes_the_cookie_everywhere(auth_db: Database, clock: Cl
         async with AppClient(make_app(other2)) as third:
             clock.advance(11)
             assert (await third.get("/me", headers=cookie(stolen))).json()["user"] is None
-    events = await SecurityLog(auth_db).get_for_user(150)
+    events = await SecurityLog(auth_db).get_for_user(RUN + 150)
     assert SecurityEvent.SESSION_FIXATION_ATTEMPT in {event.event for event in events}
 
 
@@ -271,8 +277,8 @@ async def test_logout_everywhere(auth_db: Database, clock: Clock) -> None:
         AppClient(make_app(auth)) as laptop,
         AppClient(make_app(make_auth(auth_db, clock))) as phone,
     ):
-        laptop_body = await login(laptop, 160, "hana")
-        phone_body = await login(phone, 160, "hana")
+        laptop_body = await login(laptop, RUN + 160, "hana")
+        phone_body = await login(phone, RUN + 160, "hana")
         response = await laptop.post(
             "/logout-everywhere", headers={CSRF_HEADER: str(laptop_body["csrf_token"])}
         )
@@ -284,12 +290,12 @@ async def test_logout_everywhere(auth_db: Database, clock: Clock) -> None:
 async def test_login_rotates_the_session_id(auth_db: Database, clock: Clock) -> None:
     auth = make_auth(auth_db, clock)
     async with AppClient(make_app(auth)) as client:
-        first = await login(client, 170, "ivan")
+        first = await login(client, RUN + 170, "ivan")
         planted = client.cookies["stellate_session"]
         # Logging in again (as the same or another user) ends the previous session.
         await client.post(
             "/login",
-            json={"id": 171, "username": "ivy"},
+            json={"id": RUN + 171, "username": "ivy"},
             headers={CSRF_HEADER: str(first["csrf_token"])},
         )
         fresh = client.cookies["stellate_session"]
@@ -297,7 +303,7 @@ async def test_login_rotates_the_session_id(auth_db: Database, clock: Clock) -> 
         assert auth.engine.decode_data(fresh)[0] != auth.engine.decode_data(planted)[0]
         client.cookies.clear()
         assert (await client.get("/me", headers=cookie(planted))).json()["user"] is None
-        assert (await client.get("/me", headers=cookie(fresh))).json()["user"]["id"] == 171
+        assert (await client.get("/me", headers=cookie(fresh))).json()["user"]["id"] == RUN + 171
 
 
 def test_configuration_errors_name_the_fix() -> None:

@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stellate.auth._db import SQLDatabase, resolve_database
@@ -223,17 +222,11 @@ class APIKeyAuth:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            headers = Headers(scope=scope)
-            raw = headers.get("x-api-key")
-            if raw is None:
-                authorization = headers.get("authorization", "")
-                scheme, _, credentials = authorization.partition(" ")
-                if scheme.lower() == "bearer" and credentials.startswith(store.prefix):
-                    raw = credentials.strip()
+            raw = _presented_key(scope["headers"], store.prefix)
             if raw is None:
                 await app(scope, receive, send)
                 return
-            found = await store.verify(raw.strip())
+            found = await store.verify(raw)
             if found is None:
                 response = JSONResponse(
                     {
@@ -251,6 +244,19 @@ class APIKeyAuth:
             await app(scope, receive, send)
 
         return middleware
+
+
+def _presented_key(headers: list[tuple[bytes, bytes]], prefix: str) -> str | None:
+    # A plain scan of the raw headers: this runs on every request, keyed or not.
+    for name, value in headers:
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip()
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            credentials = credentials.strip()
+            if scheme.lower() == "bearer" and credentials.startswith(prefix):
+                return credentials
+    return None
 
 
 def _hash(secret: str) -> str:

@@ -11,6 +11,7 @@ from stellate.auth.validators import PasswordValidationError
 from stellate.core.exceptions import HTTPException
 from stellate.core.requests import Request
 from stellate.core.responses import JSONResponse
+from stellate.core.routing import HandlerRoute
 
 if TYPE_CHECKING:
     from stellate.auth.services import Auth
@@ -135,22 +136,27 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
             raise HTTPException(404, f"No active API key `{key_id}` of yours")
         return JSONResponse({"revoked": key_id})
 
-    app.add_route(f"{prefix}/api-keys", create_api_key, methods=["POST"], name="auth:api-key-new")
-    app.add_route(f"{prefix}/api-keys", list_api_keys, methods=["GET"], name="auth:api-keys")
-    app.add_route(
-        f"{prefix}/api-keys/{{key_id}}",
-        revoke_api_key,
-        methods=["DELETE"],
-        name="auth:api-key-revoke",
-    )
-    app.add_route(f"{prefix}/login", login, methods=["POST"], name="auth:login")
-    app.add_route(f"{prefix}/logout", logout, methods=["POST"], name="auth:logout")
-    app.add_route(
-        f"{prefix}/logout-everywhere",
-        logout_everywhere,
-        methods=["POST"],
-        name="auth:logout-everywhere",
-    )
-    app.add_route(f"{prefix}/me", me, methods=["GET"], name="auth:me")
-    app.add_route(f"{prefix}/csrf", csrf, methods=["GET"], name="auth:csrf")
-    app.add_route(f"{prefix}/password", change_password, methods=["POST"], name="auth:password")
+    # One mount: requests outside the prefix are matched against it once instead of
+    # against every auth route (Starlette's router tries routes in order).
+    routes = [
+        HandlerRoute("/login", login, methods=["POST"], name="auth:login"),
+        HandlerRoute("/logout", logout, methods=["POST"], name="auth:logout"),
+        HandlerRoute(
+            "/logout-everywhere",
+            logout_everywhere,
+            methods=["POST"],
+            name="auth:logout-everywhere",
+        ),
+        HandlerRoute("/me", me, methods=["GET"], name="auth:me"),
+        HandlerRoute("/csrf", csrf, methods=["GET"], name="auth:csrf"),
+        HandlerRoute("/password", change_password, methods=["POST"], name="auth:password"),
+        HandlerRoute("/api-keys", create_api_key, methods=["POST"], name="auth:api-key-new"),
+        HandlerRoute("/api-keys", list_api_keys, methods=["GET"], name="auth:api-keys"),
+        HandlerRoute(
+            "/api-keys/{key_id}",
+            revoke_api_key,
+            methods=["DELETE"],
+            name="auth:api-key-revoke",
+        ),
+    ]
+    app.include(routes, prefix=prefix)

@@ -46,10 +46,11 @@ from stellate.core.signing import SigningKey, TokenEngine
 __all__ = ["SessionAuth", "SessionState"]
 
 STATE_SCOPE_KEY = "stellate.auth.state"
+_VERIFIED_CACHE_SIZE = 10_000
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-class _Payload(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+class _Payload(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """What the session cookie carries (signed, not encrypted: no secrets in it)."""
 
     sid: str  # the session id; the database stores only its hash
@@ -177,6 +178,8 @@ class SessionAuth:
         self._revoked: dict[str, float] = {}
         # Users logged out everywhere by this process: sessions started before are dead.
         self._revoked_users: dict[int, float] = {}
+        # Cookies that verified, with their decoded payload (see `_verify`).
+        self._verified: dict[str, tuple[_Payload, str, Principal]] = {}
 
     @property
     def db(self) -> SQLDatabase:
@@ -218,27 +221,25 @@ class SessionAuth:
         if raw is None:
             return
         now = self.clock()
-        data = self.engine.decode_data(raw)
-        try:
-            payload = msgspec.convert(data, _Payload) if data is not None else None
-        except msgspec.ValidationError:
-            payload = None
+        verified = self._verified.get(raw)
+        if verified is None:
+            verified = self._verify(raw)
+            if verified is None:
+                state.clear_cookie = True
+                return
+        payload, sid_hash, principal = verified
         if (
-            payload is None
-            or now - payload.started >= self.absolute_timeout
+            now - payload.started >= self.absolute_timeout
             or now - payload.seen >= self.idle_timeout
         ):
             state.clear_cookie = True
             return
-        sid_hash = _hash_sid(payload.sid)
-        user_id = payload.user.get("id")
-        if sid_hash in self._revoked or (
-            isinstance(user_id, int)
-            and payload.started < self._revoked_users.get(user_id, float("-inf"))
+        user_id = principal.id
+        if sid_hash in self._revoked or payload.started < self._revoked_users.get(
+            user_id, float("-inf")
         ):
             state.clear_cookie = True
             return
-        refresh = now - payload.seen >= self.refresh_interval
         if now - payload.checked >= self.recheck_interval or scope["method"] not in SAFE_METHODS:
             principal_json = await self.db.fetchval(
                 f"UPDATE {self.table} SET last_seen = $2 WHERE id = $1 AND expires_at > $2 "
@@ -255,19 +256,42 @@ class SessionAuth:
                 await self._log(
                     SecurityEvent.SESSION_FIXATION_ATTEMPT,
                     scope,
-                    user_id=user_id if isinstance(user_id, int) else None,
+                    user_id=user_id,
                     detail="signed cookie of a revoked or expired session was presented",
                 )
                 return
-            payload.user = msgspec.json.decode(principal_json)
-            payload.checked = now
-            refresh = True
-        if refresh:
-            payload.seen = now
+            user = msgspec.json.decode(principal_json)
+            principal = Principal.from_data(user)
+            payload = msgspec.structs.replace(payload, user=user, checked=now, seen=now)
+            state.new_cookie = self._encode(payload)
+        elif now - payload.seen >= self.refresh_interval:
+            payload = msgspec.structs.replace(payload, seen=now)
             state.new_cookie = self._encode(payload)
         state.payload = payload
-        scope["user"] = Principal.from_data(payload.user)
+        scope["user"] = principal
         scope[SESSION_SCOPE_KEY] = payload.sid
+
+    def _verify(self, raw: str) -> tuple[_Payload, str, Principal] | None:
+        # HMAC verification through itsdangerous is most of what an authenticated
+        # request costs, and a browser sends the same cookie until it is re-issued
+        # (every `refresh_interval`). Remembering which exact strings verified is safe:
+        # only genuine tokens get in, the timestamps inside are re-checked on every
+        # request, revocation is checked after this, and the keys never change while
+        # the process runs. Bounded, oldest entries evicted first.
+        data = self.engine.decode_data(raw)
+        if data is None:
+            return None
+        try:
+            payload = msgspec.convert(data, _Payload)
+            principal = Principal.from_data(payload.user)
+        except (msgspec.ValidationError, KeyError, TypeError):
+            return None
+        verified = (payload, _hash_sid(payload.sid), principal)
+        cache = self._verified
+        if len(cache) >= _VERIFIED_CACHE_SIZE:
+            del cache[next(iter(cache))]
+        cache[raw] = verified
+        return verified
 
     # -- login and logout (called from handlers) ----------------------------------------
 
