@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -377,3 +378,67 @@ def test_risky_operations_warn_with_row_estimates(project: Project) -> None:
     failed = project.run("migrate", env=env)
     assert failed.exit_code == 1
     assert 'column "pages" of relation "books" contains null values' in failed.output
+
+
+def test_two_migrate_processes_at_once(project: Project) -> None:
+    project.write_models(MODELS_V1)
+    ok(project.run("makemigrations"))
+    ok(project.run("makemigrations", "--empty", "--name", "slow"))
+    slow = project.migrations / "0002_slow.py"
+    slow.write_text(
+        slow.read_text().replace(
+            "operations = []",
+            'operations = [ops.RunSQL(sql="SELECT pg_sleep(1.5)", reverse=[])]',
+        )
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "stellate.orm.migrations",
+        "migrate",
+        "--migrations-dir",
+        str(project.migrations),
+        "--database-url",
+        project.url,
+    ]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=60)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    waited = [o for o in outputs if "holds the migration lock: waiting" in o]
+    assert len(waited) == 1, outputs
+    assert "Nothing to migrate." in waited[0]
+    ran = next(o for o in outputs if o is not waited[0])
+    assert "Done: 2 applied, 0 reversed." in ran
+    rows = project.sql("SELECT name FROM stellate_migrations ORDER BY name")
+    assert [r["name"] for r in rows] == ["0001_create_authors_books", "0002_slow"]
+
+
+def test_database_resolution_errors_and_embedded_fallback(project: Project, tmp_path: Path) -> None:
+    project.write_models(MODELS_V1)
+    ok(project.run("makemigrations"))
+    no_url = {"STELLATE_DATABASE_URL": None, "DATABASE_URL": None}
+    result = project.run("migrate", env={**no_url, "STELLATE_ENV": "production"})  # type: ignore[dict-item]
+    assert result.exit_code == 1
+    assert "No database to migrate: set STELLATE_DATABASE_URL" in result.output
+    result = project.run("migrate", env={**no_url, "STELLATE_EMBEDDED_DATABASE": "false"})  # type: ignore[dict-item]
+    assert result.exit_code == 1
+    result = project.run("migrate", "--database-url", "postgresql://postgres@127.0.0.1:1/none")
+    assert result.exit_code == 1
+    assert (
+        "Cannot connect to the database at `postgresql://postgres@127.0.0.1:1/none`"
+        in result.output
+    )
+    result = project.run("migrate", env={"STELLATE_MIGRATIONS_LOCK_TIMEOUT": "soon"})
+    assert result.exit_code == 1
+    assert "STELLATE_MIGRATIONS_LOCK_TIMEOUT=`soon` is not valid" in result.output
+
+    # Development with nothing configured: the embedded PostgreSQL is started and migrated.
+    embedded = {**no_url, "STELLATE_EMBEDDED_DIR": str(tmp_path / "pg")}
+    output = ok(project.run("migrate", env=embedded))  # type: ignore[arg-type]
+    assert "Applying 0001_create_authors_books..." in output
+    assert ok(project.run("showmigrations", env=embedded)) == "[X] 0001_create_authors_books\n"  # type: ignore[arg-type]
+    # ... and the machine's database was not touched.
+    assert project.sql("SELECT to_regclass('stellate_migrations') AS t")[0]["t"] is None

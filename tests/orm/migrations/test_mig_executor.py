@@ -381,6 +381,16 @@ async def test_squash_replaces_for_new_and_for_migrated_databases(
     assert result.applied == ["0002_books", "0003_isbn", "0004_drop_isbn"]
     again = await executor(scratch_url, folder).migrate()
     assert again.applied == []
+    # The squash was recorded too, so deleting the originals keeps it applied.
+    assert name in await recorded(conn)
+    kept = {p.name: p.read_text() for p in folder.glob("000[1-4]_[!s]*.py")}
+    for file_name in kept:
+        (folder / file_name).unlink()
+    alone = await executor(scratch_url, folder).migrate()
+    assert alone.applied == []
+    assert alone.problems == []
+    for file_name, text in kept.items():
+        (folder / file_name).write_text(text)
 
     # A new database runs the squash alone and records everything it replaces.
     await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")

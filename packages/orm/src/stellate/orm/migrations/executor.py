@@ -276,6 +276,7 @@ class MigrationExecutor:
         async with self.lock(), self.connection() as conn:
             await conn.execute(_CREATE_TABLE)
             applied = await self.applied(conn)
+            await self._record_squashes(conn, applied)
             result.problems = self.problems(applied)
             for problem in result.problems:
                 self.echo(f"WARNING {problem}")
@@ -290,6 +291,24 @@ class MigrationExecutor:
                 await self._run(conn, step, fake=fake, concurrently=concurrently_indexes)
                 (result.applied if step.forwards else result.reversed).append(step.migration.name)
         return result
+
+    async def _record_squashes(self, conn: asyncpg.Connection, applied: dict[str, str]) -> None:
+        """Record a squash whose replaced migrations all ran (on the old path).
+
+        Once recorded, the squash stays applied after its originals are deleted.
+        """
+        for migration in self.history.migrations.values():
+            if (
+                migration.replaces
+                and migration.name not in applied
+                and all(name in applied for name in migration.replaces)
+            ):
+                await conn.execute(
+                    f"INSERT INTO {MIGRATIONS_TABLE} (name, checksum) VALUES ($1, $2)",
+                    migration.name,
+                    migration.checksum,
+                )
+                applied[migration.name] = migration.checksum
 
     def step_sql(self, step: Step, *, concurrently_indexes: bool = False) -> list[str]:
         """The statements ``step`` runs (RunPython shows as a comment)."""
