@@ -41,6 +41,7 @@ from stellate.orm.expressions import (
     Value,
 )
 from stellate.orm.fields import Field, OnDelete, OneToOneField
+from stellate.orm.many_to_many import ManyToManyField
 from stellate.orm.models import Model
 from stellate.orm.plugin import OrmPlugin
 from stellate.orm.pool import DatabaseNotConnectedError, PoolTimeoutError
@@ -71,6 +72,7 @@ __all__ = [
     "ForeignKeyViolation",
     "Index",
     "IntegrityError",
+    "ManyToManyField",
     "Max",
     "Min",
     "Model",

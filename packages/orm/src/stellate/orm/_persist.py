@@ -161,10 +161,13 @@ async def fetch(obj: Model, name: str) -> Any:
         related = await related_model.objects.get(pk=key.raw if isinstance(key, LoadedKey) else key)
         data[name] = related
         return related
+    if name in meta.many_to_many:
+        await meta.many_to_many[name].load([obj])
+        return data[name]
     if name in meta.reverse_relations:
         source, field = meta.reverse_relations[name]
         rows = await source.objects.filter(**{field.name: obj.pk}).order_by(source._meta.pk.name)
-        data[name] = rows
-        return rows
+        data[name] = (rows[0] if rows else None) if field.unique else rows
+        return data[name]
     valid = [*meta.fields, *meta.relations, *meta.reverse_relations]
     raise unknown_name_error("field or relation", name, cls.__name__, valid)

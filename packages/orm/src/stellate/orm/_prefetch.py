@@ -48,6 +48,10 @@ async def _prefetch_one(
     to_attr: str | None,
 ) -> tuple[type[Model], str]:
     meta = model._meta
+    if name in meta.many_to_many:
+        m2m = meta.many_to_many[name]
+        await m2m.load(instances, to_attr)
+        return m2m.target, to_attr or name
     if name in meta.reverse_relations:
         source, fk = meta.reverse_relations[name]
         attr = to_attr or name
@@ -58,13 +62,15 @@ async def _prefetch_one(
         for row in rows:
             groups.setdefault(_raw(row.__dict__[fk.name]), []).append(row)
         for obj in instances:
-            obj.__dict__[attr] = groups.get(obj.pk, [])
+            group = groups.get(obj.pk, [])
+            # The reverse side of a unique foreign key (one-to-one) is one instance.
+            obj.__dict__[attr] = (group[0] if group else None) if fk.unique else group
         return source, attr
     field: Field | None = meta.relations.get(name)
     if field is None and name in meta.fields and meta.fields[name].is_relation:
         field = meta.fields[name]
     if field is None:
-        valid = [*meta.relations, *meta.reverse_relations]
+        valid = [*meta.relations, *meta.reverse_relations, *meta.many_to_many]
         raise unknown_name_error(
             "relation",
             name,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from stellate.orm.constraints import CheckConstraint, Index, UniqueConstraint
+    from stellate.orm.many_to_many import ManyToManyField
     from stellate.orm.queryset import QuerySet
 
 __all__ = ["Model", "Options", "resolve_model_name"]
@@ -89,6 +90,7 @@ class Options:
         self.pk: Field = None  # type: ignore[assignment]  # set once fields are known
         self.relations: dict[str, Field] = {}
         self.reverse_relations: dict[str, tuple[type[Model], Field]] = {}
+        self.many_to_many: dict[str, ManyToManyField] = {}
         self.qtable = quote_name(self.table) if self.table else ""
         # Compiled SQL per queryset shape (see compiler.py); bounded there.
         self.sql_cache: dict[Any, Any] = {}
@@ -158,6 +160,14 @@ def resolve_model_name(name: str, origin: type[Model]) -> type[Model]:
         same_module = [c for c in candidates if c.__module__ == origin.__module__]
         if len(same_module) == 1:
             return same_module[0]
+        scope = origin.__qualname__.rsplit(".", 1)[0] if "." in origin.__qualname__ else ""
+        same_scope = [
+            c
+            for c in same_module
+            if (c.__qualname__.rsplit(".", 1)[0] if "." in c.__qualname__ else "") == scope
+        ]
+        if len(same_scope) == 1:
+            return same_scope[0]
         where = ", ".join(f"`{c.__module__}.{c.__name__}`" for c in candidates)
         raise FieldError(
             f"Foreign key on `{origin.__name__}` refers to `{name}`, which names several "
@@ -273,6 +283,12 @@ class ModelMeta(type):
         for field in options.relations.values():
             if field.relation_name != field.name and field.relation_name not in namespace:
                 setattr(cls, field.relation_name, ForwardRelation(field))
+        from stellate.orm.many_to_many import ManyToManyField
+
+        for attr, value in namespace.items():
+            if isinstance(value, ManyToManyField):
+                value.contribute(cls, attr)
+                options.many_to_many[attr] = value
         options.ready = True
         if not options.abstract:
             _link_relations(cls)

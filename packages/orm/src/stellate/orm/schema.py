@@ -139,4 +139,6 @@ def create_table_sql(model: type[Model]) -> list[str]:
             sql += f" WHERE {condition_sql(model, index.condition)}"
         statements.append(sql)
     statements.extend(after)
+    for relation in meta.many_to_many.values():
+        statements.extend(relation.create_table_sql())
     return statements
