@@ -260,3 +260,32 @@ def test_risk_rules_without_sizes() -> None:
         [ops.CreateTable(table=books()), ops.DropColumn(table="books", name="title")],
     )
     assert assess(fresh, {}) == []
+
+
+def test_readme_migration_examples_run(tmp_path: Path) -> None:
+    readme = Path(__file__).parents[3] / "packages" / "orm" / "README.md"
+    text = readme.read_text()
+    section = text[text.index("## Migrations") :]
+    blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_initial.py").write_text(
+        "from stellate.orm.migrations import operations as ops\n"
+        "from stellate.orm.migrations.state import ColumnState, TableState\n"
+        "dependencies = []\n"
+        "operations = [ops.CreateTable(table=TableState(name='books', columns=["
+        "ColumnState(name='id', type='BIGINT', primary_key=True)]))]\n"
+    )
+    (folder / "0002_add_books_isbn.py").write_text(blocks[0])
+    data_migration = (
+        "from __future__ import annotations\n"
+        "from stellate.orm.migrations import operations as ops\n"
+        "from stellate.orm.migrations.operations import MigrationContext\n"
+        'dependencies = ["0002_add_books_isbn"]\n' + blocks[1]
+    )
+    (folder / "0003_fill_slugs.py").write_text(data_migration)
+    history = load_history(folder)
+    chain = history.chain()
+    assert [m.name for m in chain] == ["0001_initial", "0002_add_books_isbn", "0003_fill_slugs"]
+    assert history.state_at(chain).table("books").has_column("isbn")
+    assert isinstance(chain[2].operations[0], ops.RunPython)
