@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stellate.auth.account_tokens import AccountTokens
 from stellate.auth.apikeys import APIKey, APIKeyAuth, APIKeyStore, GeneratedKey
 from stellate.auth.csrf import CSRFMiddleware, csrf_input, csrf_token
 from stellate.auth.guards import (
@@ -11,6 +12,7 @@ from stellate.auth.guards import (
     require_staff,
     staff_required,
 )
+from stellate.auth.mail import ConsoleMailer, Mailer, MailMessage, MemoryMailer
 from stellate.auth.passwords import PasswordHasher, hash_password, verify_password
 from stellate.auth.plugin import AuthPlugin
 from stellate.auth.principal import Principal
@@ -24,6 +26,7 @@ from stellate.auth.security import (
 from stellate.auth.services import Auth
 from stellate.auth.sessions import SessionAuth
 from stellate.auth.settings import AuthSettings
+from stellate.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from stellate.auth.throttle import LoginThrottle
 from stellate.auth.users import User, UserExistsError, UserStore
 from stellate.auth.validators import PasswordValidationError, validate_password
@@ -32,12 +35,17 @@ __all__ = [
     "APIKey",
     "APIKeyAuth",
     "APIKeyStore",
+    "AccountTokens",
     "Auth",
     "AuthPlugin",
     "AuthSettings",
     "CSRFMiddleware",
+    "ConsoleMailer",
     "GeneratedKey",
     "LoginThrottle",
+    "MailMessage",
+    "Mailer",
+    "MemoryMailer",
     "PasswordHasher",
     "PasswordValidationError",
     "Principal",
@@ -58,6 +66,9 @@ __all__ = [
     "require_staff",
     "set_security_log",
     "staff_required",
+    "user_logged_in",
+    "user_logged_out",
+    "user_login_failed",
     "validate_password",
     "verify_password",
 ]

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import click
 import msgspec
 
+from stellate.auth.account_tokens import AccountTokens
 from stellate.auth.apikeys import APIKeyAuth, APIKeyStore
+from stellate.auth.mail import ConsoleMailer, Mailer
 from stellate.auth.passwords import PasswordHasher
 from stellate.auth.routes import add_auth_routes
 from stellate.auth.security import SecurityLog
@@ -38,12 +40,19 @@ class AuthPlugin(Plugin):
     the plugins after ``orm``, creates the auth tables at startup, adds ``app.auth``
     (an :class:`~stellate.auth.services.Auth`), the routes under ``/auth`` and the
     ``createsuperuser`` and ``changepassword`` commands.
+
+    Args:
+        mailer: the transport for password-reset and verification mail; the default
+            writes messages to the log (development).
     """
 
     name: ClassVar[str] = "auth"
     requires: ClassVar[tuple[str, ...]] = ("orm",)
     settings: ClassVar[type[msgspec.Struct] | None] = AuthSettings
     extensions: ClassVar[tuple[str, ...]] = ("auth",)
+
+    def __init__(self, *, mailer: Mailer | None = None) -> None:
+        self.mailer = mailer
 
     def setup(self, app: App) -> None:
         config = self.config if isinstance(self.config, AuthSettings) else AuthSettings()
@@ -88,6 +97,8 @@ class AuthPlugin(Plugin):
             security_log=log,
             passwords=passwords,
             api_keys=APIKeyStore(engine, key_display_prefix=config.api_key_prefix),
+            tokens=AccountTokens(engine),
+            mailer=self.mailer or ConsoleMailer(),
         )
         app.add_extension("auth", auth)
         app.use(auth.sessions)

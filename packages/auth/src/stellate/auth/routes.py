@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from stellate.auth.csrf import csrf_token
 from stellate.auth.guards import require_auth
+from stellate.auth.mail import MailMessage
 from stellate.auth.security import SecurityEvent, client_ip
+from stellate.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from stellate.auth.validators import PasswordValidationError
 from stellate.core.exceptions import HTTPException
 from stellate.core.requests import Request
@@ -62,6 +64,7 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
             await log.log_from_request(
                 SecurityEvent.LOGIN_FAILED, request, detail=f"user={username[:64]}"
             )
+            await user_login_failed.send(request.app, request=request, username=username)
             if locked is not None:
                 await log.log_from_request(
                     SecurityEvent.RATE_LIMIT_HIT, request, detail=f"lockout user={username[:64]}"
@@ -71,6 +74,7 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
         await users.record_login(user)
         principal = await sessions.login(request, user.principal())
         await log.log_from_request(SecurityEvent.LOGIN_SUCCESS, request, user_id=user.id)
+        await user_logged_in.send(request.app, request=request, user=user)
         return JSONResponse({"user": principal, "csrf_token": csrf_token(request)})
 
     async def logout(request: Request) -> JSONResponse:
@@ -78,6 +82,7 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
         ended = await sessions.logout(request)
         if ended and isinstance(user, dict):
             await log.log_from_request(SecurityEvent.LOGOUT, request, user_id=user["id"])
+            await user_logged_out.send(request.app, request=request, user=user)
         return JSONResponse({"logged_out": ended})
 
     async def logout_everywhere(request: Request) -> JSONResponse:
@@ -136,6 +141,83 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
             raise HTTPException(404, f"No active API key `{key_id}` of yours")
         return JSONResponse({"revoked": key_id})
 
+    async def request_password_reset(request: Request) -> JSONResponse:
+        data = await request.json()
+        if not isinstance(data, dict) or not (data.get("email") or data.get("username")):
+            raise HTTPException(422, "Send `email` (or `username`) of the account to reset")
+        if data.get("email"):
+            user = await users.get_by_email(str(data["email"]))
+        else:
+            user = await users.get_by_username(str(data["username"]))
+        if user is not None and user.is_active and user.email:
+            token = auth.tokens.password_reset_token(user)
+            link = f"{request.base_url}{prefix.lstrip('/')}/password-reset/confirm?token={token}"
+            await auth.mailer.send(
+                MailMessage(
+                    to=user.email,
+                    subject="Reset your password",
+                    body=(
+                        f"Someone asked to reset the password of `{user.username}`.\n"
+                        f"To choose a new one, open this link within an hour:\n{link}\n"
+                        "If it was not you, ignore this message: nothing changes."
+                    ),
+                )
+            )
+        # The same answer whether or not the account exists: no user enumeration.
+        return JSONResponse(
+            {"detail": "If an account matches, a reset link has been sent to its e-mail"},
+            status_code=202,
+        )
+
+    async def confirm_password_reset(request: Request) -> JSONResponse:
+        data = await _credentials(request, "token", "new_password")
+        user_id = auth.tokens.password_reset_user_id(data["token"])
+        user = None if user_id is None else await users.get(user_id)
+        if user is None or not auth.tokens.password_reset_matches(data["token"], user):
+            raise HTTPException(
+                400,
+                "This reset link is invalid, expired or already used: request a new one "
+                f"(POST {prefix}/password-reset)",
+            )
+        try:
+            await users.set_password(user, data["new_password"])
+        except PasswordValidationError as exc:
+            raise HTTPException(422, {"new_password": exc.messages}) from None
+        ended = await sessions.logout_everywhere(user.id)
+        await throttle.reset(username=user.username)
+        await log.log_from_request(
+            SecurityEvent.PASSWORD_CHANGED, request, user_id=user.id, detail="reset by e-mail"
+        )
+        return JSONResponse({"changed": True, "sessions_ended": ended})
+
+    async def request_email_verification(request: Request) -> JSONResponse:
+        principal = require_auth(request)
+        user = await users.get(principal.id)
+        if user is None or not user.email:
+            raise HTTPException(422, "Your account has no e-mail address to verify")
+        token = auth.tokens.email_verification_token(user)
+        await auth.mailer.send(
+            MailMessage(
+                to=user.email,
+                subject="Confirm your e-mail address",
+                body=f"Confirm this address for `{user.username}` with the token:\n{token}",
+            )
+        )
+        return JSONResponse({"detail": f"A confirmation was sent to {user.email}"}, status_code=202)
+
+    async def confirm_email(request: Request) -> JSONResponse:
+        data = await _credentials(request, "token")
+        user_id = auth.tokens.email_verification_user_id(data["token"])
+        user = None if user_id is None else await users.get(user_id)
+        if user is None or not auth.tokens.email_verification_matches(data["token"], user):
+            raise HTTPException(
+                400,
+                "This confirmation token is invalid, expired or for another address: "
+                f"request a new one (POST {prefix}/verify-email)",
+            )
+        await users.mark_email_verified(user)
+        return JSONResponse({"email_verified": True})
+
     # One mount: requests outside the prefix are matched against it once instead of
     # against every auth route (Starlette's router tries routes in order).
     routes = [
@@ -157,6 +239,32 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
             revoke_api_key,
             methods=["DELETE"],
             name="auth:api-key-revoke",
+        ),
+    ]
+    routes += [
+        HandlerRoute(
+            "/password-reset",
+            request_password_reset,
+            methods=["POST"],
+            name="auth:password-reset",
+        ),
+        HandlerRoute(
+            "/password-reset/confirm",
+            confirm_password_reset,
+            methods=["POST"],
+            name="auth:password-reset-confirm",
+        ),
+        HandlerRoute(
+            "/verify-email",
+            request_email_verification,
+            methods=["POST"],
+            name="auth:verify-email",
+        ),
+        HandlerRoute(
+            "/verify-email/confirm",
+            confirm_email,
+            methods=["POST"],
+            name="auth:verify-email-confirm",
         ),
     ]
     app.include(routes, prefix=prefix)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stellate.auth.account_tokens import AccountTokens
 from stellate.auth.apikeys import APIKeyStore
+from stellate.auth.mail import Mailer
 from stellate.auth.passwords import PasswordHasher
 from stellate.auth.security import SecurityLog
 from stellate.auth.sessions import SessionAuth
@@ -25,6 +27,8 @@ class Auth:
         security_log: the audit log.
         passwords: the argon2id hasher (also ``users.hasher``).
         api_keys: API keys of users.
+        tokens: password-reset and e-mail verification tokens.
+        mailer: where the flows send mail (replace it with your transport).
     """
 
     sessions: SessionAuth
@@ -33,6 +37,8 @@ class Auth:
     security_log: SecurityLog
     passwords: PasswordHasher
     api_keys: APIKeyStore
+    tokens: AccountTokens
+    mailer: Mailer
 
     async def ensure_tables(self) -> None:
         """Create every auth table that is missing."""

@@ -8,6 +8,7 @@ form or ``repr``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ class User:
         "_password",
         "date_joined",
         "email",
+        "email_verified",
         "groups",
         "id",
         "is_active",
@@ -44,6 +46,7 @@ class User:
         self.id: int = row["id"]
         self.username: str = row["username"]
         self.email: str = row["email"]
+        self.email_verified: bool = row["email_verified"]
         self.is_active: bool = row["is_active"]
         self.is_staff: bool = row["is_staff"]
         self.is_superuser: bool = row["is_superuser"]
@@ -51,6 +54,15 @@ class User:
         self.date_joined: datetime = row["date_joined"]
         self.groups: list[str] = sorted(row["groups"] or [])
         self._password: str = row["password"]
+
+    @property
+    def password_fingerprint(self) -> str:
+        """A digest of the stored hash: changes whenever the password does.
+
+        Password-reset tokens carry it, which makes them single-use: once the reset
+        sets a new password, the token no longer matches.
+        """
+        return hashlib.sha256(self._password.encode()).hexdigest()[:32]
 
     @property
     def has_usable_password(self) -> bool:
@@ -71,6 +83,7 @@ class User:
             "id": self.id,
             "username": self.username,
             "email": self.email,
+            "email_verified": self.email_verified,
             "is_active": self.is_active,
             "is_staff": self.is_staff,
             "is_superuser": self.is_superuser,
@@ -128,6 +141,9 @@ class UserStore:
             "is_active boolean NOT NULL DEFAULT true, is_staff boolean NOT NULL DEFAULT false, "
             "is_superuser boolean NOT NULL DEFAULT false, last_login timestamptz, "
             "date_joined timestamptz NOT NULL DEFAULT now())",
+            f"ALTER TABLE {self.users} ADD COLUMN IF NOT EXISTS "
+            "email_verified boolean NOT NULL DEFAULT false",
+            f"CREATE INDEX IF NOT EXISTS {self.users}_email_ci ON {self.users} (lower(email))",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {self.users}_username_ci "
             f"ON {self.users} (lower(username))",
             f"CREATE TABLE IF NOT EXISTS {self.groups} (id bigserial PRIMARY KEY, "
@@ -152,7 +168,8 @@ class UserStore:
 
     def _select(self, where: str) -> str:
         return (
-            f"SELECT u.id, u.username, u.email, u.password, u.is_active, u.is_staff, "
+            f"SELECT u.id, u.username, u.email, u.email_verified, u.password, u.is_active, "
+            "u.is_staff, "
             "u.is_superuser, u.last_login, u.date_joined, "
             "array_remove(array_agg(g.name ORDER BY g.name), NULL) AS groups "
             f"FROM {self.users} u LEFT JOIN {self.user_groups} ug ON ug.user_id = u.id "
@@ -170,6 +187,24 @@ class UserStore:
             self._select("lower(u.username) = lower($1)"), username.strip()
         )
         return None if row is None else User(row)
+
+    async def get_by_email(self, email: str) -> User | None:
+        """The oldest active user with ``email`` (case-insensitive), or ``None``."""
+        email = email.strip()
+        if not email:
+            return None
+        row = await self.db.fetchrow(
+            self._select("lower(u.email) = lower($1) AND u.is_active") + " ORDER BY u.id LIMIT 1",
+            email,
+        )
+        return None if row is None else User(row)
+
+    async def mark_email_verified(self, user: User) -> None:
+        """Record that ``user`` proved they receive mail at their address."""
+        await self.db.execute(
+            f"UPDATE {self.users} SET email_verified = true WHERE id = $1", user.id
+        )
+        user.email_verified = True
 
     def check_password(self, password: str, *, username: str = "", email: str = "") -> None:
         """Run the password validators.
