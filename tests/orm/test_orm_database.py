@@ -461,3 +461,32 @@ async def test_an_unreachable_test_server_is_a_usage_error(clean_env: pytest.Mon
 
     with pytest.raises(pytest.UsageError, match="fix STELLATE_TEST_DATABASE_URL"):
         await open_it()
+
+
+async def test_connections_are_replaced_after_max_queries(test_url: str) -> None:
+    db = Database(test_url, alias="rotating", pool_size=1, max_queries=2)
+    await db.connect()
+    try:
+        pids = [await db.fetchval("SELECT pg_backend_pid()") for _ in range(4)]
+        assert pids[0] == pids[1]
+        assert pids[2] == pids[3]
+        assert pids[1] != pids[2]
+    finally:
+        await db.close()
+
+
+async def test_command_timeout_is_client_side_and_leaves_the_pool_usable(test_url: str) -> None:
+    db = Database(test_url, alias="impatient", pool_size=1, command_timeout=0.1)
+    await db.connect()
+    try:
+        with pytest.raises(TimeoutError):
+            await db.fetchval("SELECT pg_sleep(2)")
+        assert await db.fetchval("SELECT 'still fine'") == "still fine"
+        assert db.pool_status()["in_use"] == 0
+    finally:
+        await db.close()
+
+
+def test_an_unknown_reset_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="reset=`sometimes` is not valid: use `auto` or `full`"):
+        Database("postgresql://h/db", reset="sometimes")  # type: ignore[arg-type]

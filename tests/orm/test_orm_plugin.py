@@ -112,8 +112,9 @@ async def test_settings_come_from_the_environment(
         ),
         (
             {"STELLATE_DATABASES": '{"replica": {"url": "postgresql://h/db", "size": 2}}'},
-            "STELLATE_DATABASES",
+            "unknown field `size`",
         ),
+        ({"STELLATE_DATABASES": "replica=postgresql://h/db"}, "expected `object`"),
     ],
 )
 def test_invalid_settings_stop_the_app_with_the_variable_named(
