@@ -27,6 +27,7 @@ from stellate.orm.schema import condition_sql, index_name
 
 if TYPE_CHECKING:
     from stellate.orm.fields import Field
+    from stellate.orm.many_to_many import ManyToManyField
     from stellate.orm.models import Model
 
 __all__ = ["load_models", "state_from_models"]
@@ -65,13 +66,17 @@ def load_models(modules: Sequence[str]) -> list[type[Model]]:
     pending = list(found)
     while pending:
         model = pending.pop()
-        for field in model._meta.field_list:
-            if field.foreign_key is not None:
-                target = field.related_model
-                if target not in found and not target._meta.abstract:
-                    found[target] = None
-                    pending.append(target)
+        targets = [f.related_model for f in model._meta.field_list if f.foreign_key is not None]
+        targets.extend(m2m.target for m2m in _many_to_many(model))
+        for target in targets:
+            if target not in found and not target._meta.abstract:
+                found[target] = None
+                pending.append(target)
     return list(found)
+
+
+def _many_to_many(model: type[Model]) -> list[ManyToManyField]:
+    return list(getattr(model._meta, "many_to_many", {}).values())
 
 
 def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
@@ -87,7 +92,8 @@ def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
     tables: dict[str, TableState] = {}
     extensions: set[str] = set()
     owners: dict[str, str] = {}
-    for model in models:
+    models_seen = list(models)
+    for model in models_seen:
         meta = model._meta
         if meta.table in owners:
             raise ImproperlyConfigured(
@@ -107,7 +113,34 @@ def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
             unlogged=meta.unlogged,
             renamed_from=meta.renamed_from,
         )
+    for model in list(models_seen):
+        for m2m in _many_to_many(model):
+            if m2m.table not in tables:
+                tables[m2m.table] = _junction(m2m)
     return ProjectState(tables=tables, extensions=sorted(extensions))
+
+
+def _junction(m2m: ManyToManyField) -> TableState:
+    """The junction table of a many-to-many field, as ``ManyToManyField`` creates it."""
+    source, target = m2m.source._meta, m2m.target._meta
+
+    def reference(name: str, meta: Any) -> ColumnState:
+        return ColumnState(
+            name=name,
+            type=meta.pk.reference_type(),
+            primary_key=True,
+            foreign_key=ForeignKeyState(
+                table=meta.table, column=meta.pk.column, on_delete="CASCADE"
+            ),
+        )
+
+    return TableState(
+        name=m2m.table,
+        columns=[reference(m2m.source_column, source), reference(m2m.target_column, target)],
+        indexes=[
+            IndexState(name=f"{m2m.table}_{m2m.target_column}_idx", columns=[m2m.target_column])
+        ],
+    )
 
 
 def _column(field: Field) -> ColumnState:
