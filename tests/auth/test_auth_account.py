@@ -26,6 +26,7 @@ NEW = "a completely different passphrase"
 @pytest.fixture
 async def client() -> AsyncIterator[AppClient]:
     async with AppClient(make_app()) as http:
+        await http.app.auth.throttle.reset(ip="127.0.0.1")  # type: ignore[attr-defined]
         http.app.auth.mailer = MemoryMailer()  # type: ignore[attr-defined]
         yield http
 

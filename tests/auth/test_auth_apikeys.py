@@ -16,6 +16,7 @@ from stellate.orm import QueryEvent
 @pytest.fixture
 async def client() -> AsyncIterator[AppClient]:
     async with AppClient(make_app()) as http:
+        await http.app.auth.throttle.reset(ip="127.0.0.1")  # type: ignore[attr-defined]
         yield http
 
 

@@ -55,6 +55,8 @@ def make_app() -> App:
 @pytest.fixture
 async def client() -> AsyncIterator[AppClient]:
     async with AppClient(make_app()) as http:
+        # Every test client is 127.0.0.1: start each test with that address unlocked.
+        await auth_of(http).throttle.reset(ip="127.0.0.1")
         yield http
 
 
@@ -155,6 +157,24 @@ async def test_throttling_locks_out_with_retry_after_and_reset_lifts_it(client: 
         assert again.status_code == 429
     await auth.throttle.reset(ip="127.0.0.1", username=username)
     await login(client, username)
+
+
+async def test_address_lockout_spans_usernames(client: AppClient) -> None:
+    from stellate.auth import LoginThrottle
+
+    throttle = LoginThrottle(limit=5, ip_limit=2, database=client.app.db)  # type: ignore[attr-defined]
+    ip = f"198.51.100.{uuid.uuid4().int % 250}"
+    await throttle.reset(ip=ip)
+    assert await throttle.failure(ip, name("a")) is None
+    assert await throttle.retry_after(ip, name("b")) is None
+    assert await throttle.failure(ip, name("c")) == 15 * 60
+    # Any username from that address now waits; the same username elsewhere does not.
+    assert await throttle.retry_after(ip, name("d")) is not None
+    assert await throttle.retry_after("203.0.113.9", name("e")) is None
+    await throttle.reset(ip=ip)
+    assert await throttle.retry_after(ip, name("f")) is None
+    with pytest.raises(ValueError, match="`ip_limit` must be at least 1, got `0`"):
+        LoginThrottle(ip_limit=0)
 
 
 async def test_password_change_validates_and_ends_other_sessions(client: AppClient) -> None:

@@ -91,6 +91,7 @@ class AuthPlugin(Plugin):
             ),
             throttle=LoginThrottle(
                 limit=config.login_limit,
+                ip_limit=config.login_ip_limit or None,
                 window=config.login_window,
                 lockout=config.login_lockout,
             ),

@@ -26,7 +26,9 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
         trusted_origins: other origins allowed to send unsafe requests with the cookie.
         password_profile: argon2id parameter set (`rfc9106-low-memory` or `owasp-minimum`).
         min_password_length: shortest password accepted.
-        login_limit: failed logins per address or username before a lockout.
+        login_limit: failed logins per username before a lockout.
+        login_ip_limit: failed logins per client address before a lockout (0: 10 times
+            ``login_limit``).
         login_window: seconds over which failed logins are counted.
         login_lockout: seconds a lockout lasts.
         routes_prefix: where the auth routes live; empty to add none.
@@ -44,6 +46,7 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     password_profile: PasswordProfile = "rfc9106-low-memory"  # noqa: S105 - a profile name
     min_password_length: Annotated[int, msgspec.Meta(ge=1)] = 10
     login_limit: Annotated[int, msgspec.Meta(ge=1)] = 5
+    login_ip_limit: Annotated[int, msgspec.Meta(ge=0)] = 0
     login_window: Annotated[float, msgspec.Meta(gt=0)] = 15 * 60
     login_lockout: Annotated[float, msgspec.Meta(gt=0)] = 15 * 60
     routes_prefix: str = "/auth"

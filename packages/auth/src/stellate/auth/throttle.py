@@ -2,7 +2,8 @@
 
 Counters live in an UNLOGGED PostgreSQL table, so all workers on all machines see
 the same failures (process memory would let an attacker spread guesses over
-workers). After ``limit`` failures within ``window`` seconds, a key is locked for
+workers). After ``limit`` failures for a username (``ip_limit`` for an address)
+within ``window`` seconds, the key is locked for
 ``lockout`` seconds; the login route answers 429 with ``Retry-After`` meanwhile.
 A successful login clears the username's counter (not the address's: one good
 password from a shared address must not reset an attack from it).
@@ -21,7 +22,9 @@ class LoginThrottle:
     """Counts failed logins and locks out addresses and usernames that fail too often.
 
     Args:
-        limit: failures allowed per key within ``window``.
+        limit: failures allowed per username within ``window``.
+        ip_limit: failures allowed per client address within ``window``; higher, since
+            many people share an address behind NAT (default: 10 times ``limit``).
         window: seconds over which failures are counted.
         lockout: seconds a key stays locked once it reaches ``limit``.
         database: a ``stellate.orm.Database`` or its alias.
@@ -32,6 +35,7 @@ class LoginThrottle:
         self,
         *,
         limit: int = 5,
+        ip_limit: int | None = None,
         window: float = 15 * 60,
         lockout: float = 15 * 60,
         database: SQLDatabase | str = "default",
@@ -47,6 +51,9 @@ class LoginThrottle:
         if not table.replace("_", "").isalnum():
             raise ValueError(f"LoginThrottle `table` `{table}` must be a plain SQL identifier")
         self.limit = limit
+        self.ip_limit = ip_limit if ip_limit is not None else 10 * limit
+        if self.ip_limit < 1:
+            raise ValueError(f"LoginThrottle `ip_limit` must be at least 1, got `{ip_limit}`")
         self.window = float(window)
         self.lockout = float(lockout)
         self._database = database
@@ -84,13 +91,16 @@ class LoginThrottle:
         # passed (or a lock expired), and the lock is set by the same statement that
         # reaches the limit, so workers counting at once cannot both miss it.
         fresh = "(t.window_start < now() - make_interval(secs => $2) OR t.locked_until <= now())"
+        limit = "(CASE WHEN t.key LIKE 'ip:%' THEN $5::integer ELSE $3::integer END)"
         rows = await self.db.fetch(
             f"INSERT INTO {self.table} AS t (key, failures, window_start, locked_until) "
-            "SELECT k, 1, now(), CASE WHEN 1 >= $3 THEN now() + make_interval(secs => $4) END "
+            f"SELECT k, 1, now(), CASE WHEN 1 >= {limit.replace('t.key', 'k')} "
+            "THEN now() + make_interval(secs => $4) END "
             "FROM unnest($1::text[]) AS k ON CONFLICT (key) DO UPDATE SET "
             f"failures = CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END, "
             f"window_start = CASE WHEN {fresh} THEN now() ELSE t.window_start END, "
-            f"locked_until = CASE WHEN (CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END) >= $3 "
+            f"locked_until = CASE WHEN (CASE WHEN {fresh} THEN 1 ELSE t.failures + 1 END) "
+            f">= {limit} "
             f"THEN now() + make_interval(secs => $4) WHEN {fresh} THEN NULL "
             "ELSE t.locked_until END "
             "RETURNING t.locked_until IS NOT NULL AND t.locked_until > now() AS locked",
@@ -98,6 +108,7 @@ class LoginThrottle:
             self.window,
             self.limit,
             self.lockout,
+            self.ip_limit,
         )
         return math.ceil(self.lockout) if any(row["locked"] for row in rows) else None
 
