@@ -278,3 +278,24 @@ async def test_db_fixture_rolls_back_between_tests_part_1(db: Database) -> None:
 
 async def test_db_fixture_rolls_back_between_tests_part_2(db: Database) -> None:
     assert await db.fetchval("SELECT to_regclass('fixture_probe')") is None
+
+
+async def test_pinned_transactions_redefining_a_table_do_not_hit_stale_statements(
+    test_url: str,
+) -> None:
+    # Two tests creating a same-named table with other columns, on one connection:
+    # without clearing asyncpg's statement cache the second SELECT fails with
+    # InvalidCachedStatementError inside the transaction.
+    db = Database(test_url, alias="redefined", pool_size=1)
+    await db.connect()
+    try:
+        async with db.pinned_transaction():
+            await db.execute("CREATE TABLE redefined (a int, b text)")
+            assert await db.fetch("SELECT * FROM redefined WHERE a = $1", 1) == []
+        async with db.pinned_transaction():
+            await db.execute("CREATE TABLE redefined (a int, b int, c int)")
+            await db.execute("INSERT INTO redefined VALUES (1, 2, 3)")
+            rows = await db.fetch("SELECT * FROM redefined WHERE a = $1", 1)
+            assert [tuple(row) for row in rows] == [(1, 2, 3)]
+    finally:
+        await db.close()

@@ -523,7 +523,7 @@ class Database:
                 "`db.transaction()` blocks (savepoints) inside it instead"
             )
         tx = Transaction(self)
-        await tx.start(bind=False)
+        await tx.start(bind=False, track_schema=True)
         state.pinned = tx
         try:
             yield tx

@@ -39,6 +39,7 @@ __all__ = [
     "PoolTimeoutError",
     "ResetMode",
     "StellateConnection",
+    "changes_schema",
     "sets_session_state",
 ]
 
@@ -63,6 +64,15 @@ def sets_session_state(sql: str) -> bool:
     Cached per SQL string: the ORM sends the same few hundred shapes again and again.
     """
     return _SESSION_STATE.search(sql) is not None
+
+
+_SCHEMA_CHANGE = re.compile(r"(?:^|;)\s*(?:create|alter|drop|comment)\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def changes_schema(sql: str) -> bool:
+    """Whether ``sql`` is DDL, after which cached prepared statements may be stale."""
+    return _SCHEMA_CHANGE.search(sql) is not None
 
 
 class PoolTimeoutError(TimeoutError):

@@ -17,6 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from stellate.orm.pool import changes_schema
+
 if TYPE_CHECKING:
     from types import TracebackType
 
@@ -48,7 +50,15 @@ class TransactionClosedError(RuntimeError):
 class _Binding:
     """The connection of an outermost transaction, shared with its savepoints."""
 
-    __slots__ = ("busy_sql", "busy_task", "connection", "idle_waiters", "owns_connection")
+    __slots__ = (
+        "busy_sql",
+        "busy_task",
+        "connection",
+        "idle_waiters",
+        "owns_connection",
+        "schema_changed",
+        "track_schema",
+    )
 
     def __init__(self, connection: Any, *, owns_connection: bool) -> None:
         self.connection = connection
@@ -56,6 +66,10 @@ class _Binding:
         self.busy_sql: str | None = None
         self.busy_task: asyncio.Task[Any] | None = None
         self.idle_waiters: list[asyncio.Future[None]] = []
+        # Set for pinned (test) transactions: DDL rolled back with them leaves asyncpg's
+        # statement cache describing tables that no longer exist in that shape.
+        self.track_schema = False
+        self.schema_changed = False
 
     def set_idle(self) -> None:
         self.busy_sql = None
@@ -161,8 +175,12 @@ class Transaction:
 
     # -- used by Database ------------------------------------------------------------
 
-    async def start(self, *, bind: bool) -> None:
-        """Begin (or create the savepoint) and, with ``bind``, make it current."""
+    async def start(self, *, bind: bool, track_schema: bool = False) -> None:
+        """Begin (or create the savepoint) and, with ``bind``, make it current.
+
+        ``track_schema`` (for pinned test transactions) clears the connection's
+        prepared-statement cache at the end when DDL ran in the transaction.
+        """
         if self._state != "new":
             raise TransactionClosedError(
                 f"This transaction of database `{self._db.alias}` was already used: "
@@ -176,6 +194,7 @@ class Transaction:
         else:
             connection = await state.manager.acquire()
             self._binding = _Binding(connection, owns_connection=True)
+            self._binding.track_schema = track_schema
         isolation = self._isolation
         self._asyncpg_tx = self._binding.connection.transaction(
             isolation=isolation,
@@ -248,6 +267,8 @@ class Transaction:
             raise self._busy_error(sql, binding)
         binding.busy_sql = sql
         binding.busy_task = asyncio.current_task()
+        if binding.track_schema and changes_schema(sql):
+            binding.schema_changed = True
         return binding.connection
 
     async def wait_idle(self) -> Transaction:
@@ -306,6 +327,11 @@ class Transaction:
         connection = binding.connection
         if broken and not connection.is_closed():
             connection.terminate()
+        elif binding.schema_changed and not connection.is_closed():
+            # The next test may create a same-named table with other columns: a cached
+            # statement would then fail with InvalidCachedStatementError inside its
+            # transaction, where asyncpg cannot retry it.
+            await connection.reload_schema_state()
         await self._db._state.manager.release(connection)
 
     def _closed_error(self, sql: str | None) -> TransactionClosedError:
