@@ -76,7 +76,28 @@ def _parser() -> argparse.ArgumentParser:
     common(profile, ("starlette", "stellate"))
     profile.add_argument("--requests", type=int, default=20_000)
     profile.add_argument("--top", type=int, default=25, help="functions listed per ordering")
+    imports = sub.add_parser(
+        "imports", help="python -X importtime of each server module, grouped by package"
+    )
+    common(imports, ("starlette", "stellate-core", "stellate"))
+    imports.add_argument("--samples", type=int, default=5, help="fresh interpreters (5)")
+    imports.add_argument("--top", type=int, default=20, help="packages listed (20)")
     return parser
+
+
+def _run_imports(args: argparse.Namespace) -> int:
+    from bench.imports import compare_imports, profile_imports
+    from bench.scenario_http import service_env
+
+    if args.samples < 1:
+        raise BenchError(f"--samples is `{args.samples}`: it must be at least 1")
+    frameworks = parse_framework_list(args.frameworks)
+    if any(item.peer for item in frameworks):
+        environment.ensure_peers_venv()
+    env = service_env(args.database_url, args.redis_url, args.stellate_env)
+    profiles = [profile_imports(item, env, samples=args.samples) for item in frameworks]
+    print(compare_imports(profiles, args.top))
+    return 0
 
 
 def _run_http(args: argparse.Namespace) -> int:
@@ -161,7 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.speedups:
             environment.reexec_with_speedups(arguments)
-        runner = {"http": _run_http, "check": _run_check, "profile": _run_profile}
+        runner = {
+            "http": _run_http,
+            "check": _run_check,
+            "profile": _run_profile,
+            "imports": _run_imports,
+        }
         return runner[args.scenario](args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

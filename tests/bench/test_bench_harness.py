@@ -160,14 +160,15 @@ def test_ratios_read_higher_is_better_except_spawn(bench: ModuleType) -> None:
                     "server_core_foreign_share": 0.0,
                 }
             )
-    spawns = {"starlette": [0.1, 0.1, 0.1], "slow": [0.3, 0.3, 0.3]}
+    spawns = {"starlette": [0.1, 0.2, 0.1], "slow": [0.3, 0.3, 0.4]}
     summary = bench.scenario_http.summarize_http(samples, spawns, ["starlette", "slow"])
     assert summary["starlette"]["rps_ratio"] == 1
     assert summary["slow"]["rps_ratio"] == pytest.approx(500 / 1001)
     assert summary["slow"]["rps_ratio_paired"]["min"] == pytest.approx(500 / 1002)
     assert summary["slow"]["cpu_efficiency_ratio"] == pytest.approx(0.5)
     assert summary["slow"]["spawn_ratio"] == pytest.approx(3)
-    assert summary["slow"]["spawn_ms"]["median"] == pytest.approx(300)
+    assert summary["slow"]["spawn_ratio_of_minimums"] == pytest.approx(3)
+    assert summary["slow"]["spawn_ms"]["max"] == pytest.approx(400)
 
 
 def test_bad_options_are_rejected_with_the_option_name(
@@ -194,3 +195,29 @@ def test_profile_drives_the_request_path_in_process(bench: ModuleType) -> None:
         bench.profiling.profile_framework(
             bench.frameworks.framework("fastapi"), _env(bench), requests=1
         )
+
+
+def test_import_profile_groups_real_importtime_output(bench: ModuleType) -> None:
+    import bench.imports
+
+    framework = bench.frameworks.framework("starlette")
+    profile = bench.imports.profile_imports(framework, {}, samples=1)
+    assert profile.samples == 1
+    assert profile.by_package["starlette"] > 0
+    assert profile.by_package["uvicorn"] > 0
+    assert profile.total_ms == pytest.approx(sum(profile.by_package.values()))
+    table = bench.imports.compare_imports([profile, profile], top=3)
+    assert "TOTAL" in table
+    assert "starlette" in table
+
+
+def test_import_profile_reports_a_broken_app_module(bench: ModuleType) -> None:
+    import bench.imports
+
+    broken = dataclasses.replace(
+        bench.frameworks.framework("starlette"), app="bench.apps.no_such_module:app"
+    )
+    with pytest.raises(bench.errors.BenchError) as caught:
+        bench.imports.profile_imports(broken, {}, samples=1)
+    assert "Importing `bench.apps.no_such_module` for `starlette` failed" in str(caught.value)
+    assert "ModuleNotFoundError" in str(caught.value)
