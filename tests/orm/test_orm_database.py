@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -490,3 +491,28 @@ async def test_command_timeout_is_client_side_and_leaves_the_pool_usable(test_ur
 def test_an_unknown_reset_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="reset=`sometimes` is not valid: use `auto` or `full`"):
         Database("postgresql://h/db", reset="sometimes")  # type: ignore[arg-type]
+
+
+async def test_close_terminates_connections_still_in_use_after_the_timeout(
+    test_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(test_url, alias="stuck", pool_size=1)
+    await db.connect()
+    holding = asyncio.Event()
+
+    async def stuck_request() -> None:
+        async with db.transaction():
+            holding.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(stuck_request())
+    await holding.wait()
+    started = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="stellate.orm"):
+        await db.close(grace_period=0.2)
+    assert time.perf_counter() - started < 2
+    assert not db.is_connected
+    assert "Database `stuck`: 1 connection(s) still in use" in caplog.text
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task  # the transaction's exit copes with its terminated connection

@@ -238,12 +238,17 @@ class Database:
                 f"{_describe_connect_error(exc)}"
             ) from exc
 
-    async def close(self) -> None:
-        """Wait for pending on_commit tasks, then close every pooled connection."""
+    async def close(self, *, grace_period: float | None = 10.0) -> None:
+        """Wait for pending on_commit tasks, then close every pooled connection.
+
+        Args:
+            grace_period: seconds to wait for connections still in use to come back; after
+                that they are terminated (and a warning logged). ``None`` waits forever.
+        """
         state = self._state
         if state.pending:
             await asyncio.gather(*state.pending, return_exceptions=True)
-        await state.manager.close()
+        await state.manager.close(grace_period)
 
     def share(self, other: Database) -> None:
         """Make this handle use ``other``'s pool, transactions and observers.

@@ -14,7 +14,10 @@ What this module adds to asyncpg's pool:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import logging
 import re
 import time
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,6 +26,8 @@ import asyncpg
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+logger = logging.getLogger("stellate.orm")
 
 # Direct holder release relies on asyncpg internals (0.30-0.32): use it only when they
 # look as expected, else every release takes the public, shielded path.
@@ -161,10 +166,32 @@ class PoolManager:
             reset=self._reset,
         )
 
-    async def close(self) -> None:
-        pool, self.pool = self.pool, None
-        if pool is not None:
-            await pool.close()
+    async def close(self, grace_period: float | None) -> None:
+        """Close the pool once every connection is back; terminate it after ``grace_period``."""
+        pool = self.pool
+        if pool is None:
+            return
+        try:
+            # asyncpg's close() waits for every connection to come back, forever; a
+            # request stuck in a transaction must not hang the shutdown.
+            closing = asyncio.ensure_future(pool.close())
+            done, _ = await asyncio.wait({closing}, timeout=grace_period)
+            if done:
+                closing.result()
+                return
+            in_use = pool.get_size() - pool.get_idle_size()
+            pool.terminate()
+            logger.warning(
+                "Database `%s`: %d connection(s) still in use %gs after close() began; "
+                "terminated them",
+                self._alias,
+                in_use,
+                grace_period,
+            )
+            with contextlib.suppress(Exception):
+                await closing
+        finally:
+            self.pool = None
 
     async def acquire(self) -> Any:
         """A connection from the pool, waiting at most the acquire timeout."""
@@ -197,7 +224,12 @@ class PoolManager:
 
     async def release(self, connection: Any) -> None:
         """Give ``connection`` back (shielded from cancellation; resets when needed)."""
-        await self.pool.release(connection)
+        pool = self.pool
+        if pool is None:
+            # The pool was terminated under this connection (close() timed out): it is
+            # closed already and there is nothing to give back.
+            return
+        await pool.release(connection)
 
     async def release_clean(self, connection: Any) -> None:
         """Give back a connection whose statement just succeeded.
@@ -220,7 +252,7 @@ class PoolManager:
                 raw._on_release()
                 await holder.release(None)
                 return
-        await self.pool.release(connection)
+        await self.release(connection)
 
     def _timeout_message(self) -> str:
         pool = self.pool

@@ -17,6 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+import asyncpg
+
 from stellate.orm.pool import changes_schema
 
 if TYPE_CHECKING:
@@ -325,9 +327,14 @@ class Transaction:
         if binding is None or not binding.owns_connection:
             return
         connection = binding.connection
-        if broken and not connection.is_closed():
+        try:
+            closed = connection.is_closed()
+        except asyncpg.InterfaceError:
+            # Detached already: its pool was terminated under it (close() timed out).
+            return
+        if broken and not closed:
             connection.terminate()
-        elif binding.schema_changed and not connection.is_closed():
+        elif binding.schema_changed and not closed:
             # The next test may create a same-named table with other columns: a cached
             # statement would then fail with InvalidCachedStatementError inside its
             # transaction, where asyncpg cannot retry it.
