@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("--requests", type=int, default=20_000)
     profile.add_argument("--top", type=int, default=25, help="functions listed per ordering")
     imports = sub.add_parser(
-        "imports", help="python -X importtime of each server module, grouped by package"
+        "imports",
+        help="start-up phases and python -X importtime of each server, grouped by package",
     )
     common(imports, ("starlette", "stellate-core", "stellate"))
     imports.add_argument("--samples", type=int, default=5, help="fresh interpreters (5)")
@@ -86,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_imports(args: argparse.Namespace) -> int:
-    from bench.imports import compare_imports, profile_imports
+    from bench.imports import compare_imports, compare_phases, profile_imports, startup_phases
     from bench.scenario_http import service_env
 
     if args.samples < 1:
@@ -95,6 +96,9 @@ def _run_imports(args: argparse.Namespace) -> int:
     if any(item.peer for item in frameworks):
         environment.ensure_peers_venv()
     env = service_env(args.database_url, args.redis_url, args.stellate_env)
+    phases = [startup_phases(item, env, samples=args.samples) for item in frameworks]
+    print(compare_phases([item.name for item in frameworks], phases))
+    print()
     profiles = [profile_imports(item, env, samples=args.samples) for item in frameworks]
     print(compare_imports(profiles, args.top))
     return 0

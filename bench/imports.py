@@ -8,10 +8,12 @@ every imported module by package, so a slow start can be traced to a dependency.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,14 @@ from dataclasses import dataclass
 from bench.errors import BenchError
 from bench.frameworks import Framework
 
-__all__ = ["ImportProfile", "compare_imports", "group_import_times", "profile_imports"]
+__all__ = [
+    "ImportProfile",
+    "compare_imports",
+    "compare_phases",
+    "group_import_times",
+    "profile_imports",
+    "startup_phases",
+]
 
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)\s*$")
 
@@ -115,4 +124,88 @@ def compare_imports(profiles: Sequence[ImportProfile], top: int) -> str:
     for package in packages[:top]:
         cells = "  ".join(f"{profile.by_package.get(package, 0.0):14.1f}" for profile in profiles)
         lines.append(f"  {cells}  {package}")
+    return "\n".join(lines)
+
+
+_PHASES_SCRIPT = """
+import asyncio, importlib, json, sys, time
+t0 = time.perf_counter()
+import uvicorn.main
+t1 = time.perf_counter()
+module, _, attribute = sys.argv[1].partition(":")
+app = getattr(importlib.import_module(module), attribute)
+t2 = time.perf_counter()
+
+async def lifespan():
+    inbox, outbox = asyncio.Queue(), asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, inbox.get, outbox.put))
+    started = time.perf_counter()
+    await inbox.put({"type": "lifespan.startup"})
+    message = await outbox.get()
+    elapsed = time.perf_counter() - started
+    await inbox.put({"type": "lifespan.shutdown"})
+    await outbox.get()
+    await task
+    return message, elapsed
+
+message, t3 = asyncio.run(lifespan())
+print(json.dumps({"import uvicorn": t1 - t0, "import app module (builds the app)": t2 - t1,
+                  "lifespan startup": t3, "message": message}))
+"""
+
+
+def startup_phases(
+    framework: Framework, env: Mapping[str, str], *, samples: int = 5
+) -> dict[str, float]:
+    """Median ms of each phase before a server can answer, in fresh interpreters.
+
+    Phases: starting the interpreter (``python -c pass``), importing uvicorn,
+    importing the app module (which builds the app), and the ASGI lifespan startup
+    (plugins connecting to their services).
+
+    Raises:
+        BenchError: a phase failed (the message has the error).
+    """
+    environ = {**os.environ, **env, **framework.env}
+    python = str(framework.python())
+    phases: dict[str, list[float]] = {}
+    for _ in range(samples):
+        started = time.perf_counter()
+        subprocess.run([python, "-c", "pass"], check=True, env=environ, timeout=60)
+        phases.setdefault("interpreter start", []).append(time.perf_counter() - started)
+        result = subprocess.run(
+            [python, "-c", _PHASES_SCRIPT, framework.app],
+            capture_output=True,
+            text=True,
+            cwd=framework.app_dir,
+            env=environ,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+            raise BenchError(f"Starting `{framework.app}` for `{framework.name}` failed:\n{tail}")
+        measured = json.loads(result.stdout.strip().splitlines()[-1])
+        message = measured.pop("message")
+        if message.get("type") != "lifespan.startup.complete":
+            raise BenchError(
+                f"The lifespan startup of `{framework.name}` failed: {message.get('message', '')}"
+            )
+        for phase, seconds in measured.items():
+            phases.setdefault(phase, []).append(seconds)
+    return {phase: statistics.median(values) * 1000 for phase, values in phases.items()}
+
+
+def compare_phases(names: Sequence[str], phases: Sequence[Mapping[str, float]]) -> str:
+    """A table of start-up phases (median ms), one column per framework."""
+    lines = [
+        "start-up phases (median ms, fresh interpreter each; spawn also has socket setup):",
+        "  " + "  ".join(f"{name:>14}" for name in names) + "  phase",
+    ]
+    for phase in phases[0]:
+        cells = "  ".join(f"{values.get(phase, 0.0):14.1f}" for values in phases)
+        lines.append(f"  {cells}  {phase}")
+    totals = "  ".join(f"{sum(values.values()):14.1f}" for values in phases)
+    lines.append(f"  {totals}  TOTAL")
     return "\n".join(lines)

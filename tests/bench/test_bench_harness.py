@@ -221,3 +221,20 @@ def test_import_profile_reports_a_broken_app_module(bench: ModuleType) -> None:
         bench.imports.profile_imports(broken, {}, samples=1)
     assert "Importing `bench.apps.no_such_module` for `starlette` failed" in str(caught.value)
     assert "ModuleNotFoundError" in str(caught.value)
+
+
+def test_startup_phases_are_measured_in_a_fresh_interpreter(bench: ModuleType) -> None:
+    import bench.imports
+
+    framework = bench.frameworks.framework("stellate-core")
+    phases = bench.imports.startup_phases(framework, _env(bench), samples=1)
+    assert list(phases) == [
+        "interpreter start",
+        "import uvicorn",
+        "import app module (builds the app)",
+        "lifespan startup",
+    ]
+    assert all(value >= 0 for value in phases.values())
+    assert phases["import app module (builds the app)"] > 0
+    table = bench.imports.compare_phases(["stellate-core"], [phases])
+    assert table.splitlines()[-1].endswith("TOTAL")
