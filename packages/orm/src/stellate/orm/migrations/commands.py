@@ -312,7 +312,20 @@ def migrate(
 
 
 def _database(explicit: str | None) -> Any:
-    return database_url(explicit)
+    return database_url(explicit or _app_database_url())
+
+
+def _app_database_url() -> str | None:
+    """The URL of ``app.db`` when the ``stellate`` CLI loaded an app with the orm plugin.
+
+    This covers a URL given in code (``App(settings={"orm": {"database_url": ...}})``)
+    rather than in the environment.
+    """
+    context = click.get_current_context(silent=True)
+    app = getattr(context.find_root().obj, "app", None) if context is not None else None
+    db = vars(app).get("db") if app is not None else None
+    url = getattr(db, "url", None)
+    return url if isinstance(url, str) and url else None
 
 
 # -- showmigrations / sqlmigrate ------------------------------------------------------

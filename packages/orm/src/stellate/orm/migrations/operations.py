@@ -9,12 +9,12 @@ the reverse of ``DropColumn`` rebuilds the column from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from stellate.orm.migrations import _sql
+from stellate.orm.migrations._base import IrreversibleError, MigrationContext, Operation
+from stellate.orm.migrations._custom import RunPython, RunSQL
 from stellate.orm.migrations.state import (
     ColumnState,
     ConstraintState,
@@ -23,9 +23,6 @@ from stellate.orm.migrations.state import (
     StateError,
     TableState,
 )
-
-if TYPE_CHECKING:
-    import asyncpg
 
 __all__ = [
     "AddColumn",
@@ -48,84 +45,6 @@ __all__ = [
     "RunSQL",
     "SetUnlogged",
 ]
-
-
-class IrreversibleError(Exception):
-    """An operation without a reverse was asked to run backwards."""
-
-
-class MigrationContext:
-    """What a :class:`RunPython` function receives.
-
-    Attributes:
-        connection: the asyncpg connection running the migration's transaction.
-        state: the schema as of this point of the migration history (use it instead
-            of importing today's models, which may not match the historical schema).
-    """
-
-    __slots__ = ("connection", "state")
-
-    def __init__(self, connection: asyncpg.Connection, state: ProjectState) -> None:
-        self.connection = connection
-        self.state = state
-
-    async def execute(self, sql: str, *args: Any) -> str:
-        """Run ``sql`` with ``$n`` parameters inside the migration's transaction."""
-        return str(await self.connection.execute(sql, *args))
-
-    async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        """Rows of ``sql`` inside the migration's transaction."""
-        return list(await self.connection.fetch(sql, *args))
-
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        """The first value of the first row of ``sql``."""
-        return await self.connection.fetchval(sql, *args)
-
-
-class Operation(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Base class of migration operations."""
-
-    def state_forwards(self, state: ProjectState) -> None:
-        """Apply this operation's effect to ``state`` (in place).
-
-        Raises:
-            StateError: when the operation does not fit ``state``.
-        """
-        raise NotImplementedError
-
-    def forward_sql(self, state: ProjectState) -> list[str]:
-        """The statements that apply this operation to a database at ``state``."""
-        raise NotImplementedError
-
-    def reverse_sql(self, state: ProjectState) -> list[str]:
-        """The statements that undo this operation (``state`` is the state before it).
-
-        Raises:
-            IrreversibleError: when the operation has no reverse.
-        """
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """A one-line human description."""
-        raise NotImplementedError
-
-    @property
-    def reversible(self) -> bool:
-        """Whether :meth:`reverse_sql` can undo this operation."""
-        return True
-
-    @property
-    def transactional(self) -> bool:
-        """False for statements PostgreSQL refuses inside a transaction block."""
-        return True
-
-    @property
-    def table_name(self) -> str | None:
-        """The table this operation changes, if it changes exactly one."""
-        return getattr(self, "table", None)
-
-    def __str__(self) -> str:
-        return self.describe()
 
 
 class CreateTable(Operation, tag=True):
@@ -566,97 +485,6 @@ class DropExtension(Operation, tag=True):
         return f"Drop extension `{self.name}`"
 
 
-class RunSQL(Operation, tag=True):
-    """Run hand-written SQL.
-
-    Attributes:
-        sql: one statement or a list of statements.
-        reverse_sql: what undoes it; ``None`` makes the migration irreversible,
-            ``[]`` makes the reverse a no-op.
-        state_operations: operations describing the SQL's effect on the schema, so
-            the autodetector and ``db verify`` know about it (e.g. an ``AddIndex``
-            matching a hand-tuned ``CREATE INDEX``).
-    """
-
-    sql: str | list[str]
-    reverse: str | list[str] | None = None
-    state_operations: list[Operation] = msgspec.field(default_factory=list)
-
-    @property
-    def reversible(self) -> bool:
-        return self.reverse is not None
-
-    def state_forwards(self, state: ProjectState) -> None:
-        for operation in self.state_operations:
-            operation.state_forwards(state)
-
-    def forward_sql(self, state: ProjectState) -> list[str]:
-        return [self.sql] if isinstance(self.sql, str) else list(self.sql)
-
-    def reverse_sql(self, state: ProjectState) -> list[str]:
-        if self.reverse is None:
-            raise IrreversibleError(f"{self.describe()} has no reverse (give `reverse=`)")
-        return [self.reverse] if isinstance(self.reverse, str) else list(self.reverse)
-
-    def describe(self) -> str:
-        first = self.sql if isinstance(self.sql, str) else (self.sql[0] if self.sql else "")
-        first = " ".join(first.split())
-        return f"Run SQL `{first[:60]}{'...' if len(first) > 60 else ''}`"
-
-
-PythonStep = Callable[[MigrationContext], Awaitable[None]]
-
-
-class RunPython(Operation, tag=True):
-    """Run an async Python function (a data migration) inside the migration's transaction.
-
-    Attributes:
-        code: ``async def step(ctx: MigrationContext) -> None`` defined at module level
-            of the migration file.
-        reverse_code: the function undoing it; ``None`` makes the migration irreversible.
-
-    Example:
-        ```python
-        async def fill_slugs(ctx: MigrationContext) -> None:
-            await ctx.execute("UPDATE books SET slug = lower(title) WHERE slug IS NULL")
-
-        operations = [RunPython(code=fill_slugs, reverse_code=RunPython.noop)]
-        ```
-    """
-
-    code: PythonStep
-    reverse_code: PythonStep | None = None
-
-    @staticmethod
-    async def noop(ctx: MigrationContext) -> None:
-        """A step that does nothing (a reverse for data migrations that need none)."""
-
-    @property
-    def reversible(self) -> bool:
-        return self.reverse_code is not None
-
-    def state_forwards(self, state: ProjectState) -> None:
-        pass
-
-    def forward_sql(self, state: ProjectState) -> list[str]:
-        return [f"-- RunPython: {_function_name(self.code)} (Python, not shown as SQL)"]
-
-    def reverse_sql(self, state: ProjectState) -> list[str]:
-        if self.reverse_code is None:
-            raise IrreversibleError(f"{self.describe()} has no reverse (give `reverse_code=`)")
-        return [f"-- RunPython: {_function_name(self.reverse_code)} (Python, not shown as SQL)"]
-
-    async def run(self, context: MigrationContext, *, forwards: bool) -> None:
-        """Call the forward or reverse function."""
-        step = self.code if forwards else self.reverse_code
-        if step is None:
-            raise IrreversibleError(f"{self.describe()} has no reverse (give `reverse_code=`)")
-        await step(context)
-
-    def describe(self) -> str:
-        return f"Run Python `{_function_name(self.code)}`"
-
-
 def _word(column: str) -> re.Pattern[str]:
     # The column as an identifier, bare or double-quoted, not part of a longer name.
     return re.compile(rf'(?<![\w."])"?{re.escape(column)}"?(?![\w"])')
@@ -690,7 +518,3 @@ def _constraint_involves(constraint: ConstraintState, column: str) -> bool:
         or _mentions(constraint.check, column)
         or _mentions(constraint.condition, column)
     )
-
-
-def _function_name(function: Callable[..., Any]) -> str:
-    return getattr(function, "__qualname__", repr(function))
