@@ -93,6 +93,47 @@ async def test_the_plugin_starts_it_without_a_url_outside_production(
     assert not await server_answers(url)
 
 
+MIGRATION = '''"""Create the pantry."""
+
+from __future__ import annotations
+
+from stellate.orm.migrations import operations as ops
+
+dependencies = []
+
+operations = [
+    ops.RunSQL(sql="CREATE TABLE pantry (id int PRIMARY KEY)", reverse="DROP TABLE pantry"),
+]
+'''
+
+
+async def test_the_plugin_migrates_the_embedded_database(
+    clean_env: pytest.MonkeyPatch,
+    outside_tests: None,
+    data_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_pantry.py").write_text(MIGRATION)
+    clean_env.setenv("STELLATE_EMBEDDED_DIR", str(data_dir))
+    clean_env.setenv("STELLATE_MIGRATIONS_DIR", str(folder))
+    app = App(plugins=["orm"])
+    try:
+        with caplog.at_level(logging.INFO, logger="stellate.orm"):
+            async with AppClient(app):
+                assert await app.db.query_val("SELECT to_regclass('pantry')::text") == "pantry"
+        assert "Applied 1 migration(s) to the embedded PostgreSQL" in caplog.text
+        caplog.clear()
+        async with AppClient(app):  # a restart finds nothing left to apply
+            assert await app.db.query_val("SELECT count(*) FROM pantry") == 0
+        assert "Applied" not in caplog.text
+    finally:
+        async with connect() as db:
+            await db.execute("DROP TABLE IF EXISTS pantry, stellate_migrations")
+
+
 async def test_connect_without_a_url_uses_the_environment_and_embedded(
     clean_env: pytest.MonkeyPatch, outside_tests: None, data_dir: Path
 ) -> None:

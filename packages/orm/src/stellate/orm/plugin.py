@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import logging
+import os
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
@@ -17,7 +21,9 @@ from stellate.orm.settings import OrmSettings, build_databases
 if TYPE_CHECKING:
     from stellate.core import App
 
-__all__ = ["OrmPlugin", "open_databases"]
+__all__ = ["OrmPlugin", "apply_migrations", "open_databases"]
+
+logger = logging.getLogger("stellate.orm")
 
 _NO_URL_IN_PRODUCTION = (
     "STELLATE_DATABASE_URL is not set: production needs a database URL (the embedded "
@@ -97,8 +103,39 @@ async def open_databases(
             server = EmbeddedPostgres(settings.embedded_dir)
             default.url = await server.start()
             stack.push_async_callback(server.stop)
+            # Forget the URL at shutdown, so the next startup starts the server again.
+            stack.callback(setattr, default, "url", None)
+            # A development database nobody set up: bring it to the project's schema.
+            applied = await apply_migrations(default.url)
+            if applied:
+                logger.info("Applied %d migration(s) to the embedded PostgreSQL", applied)
         for db in databases.values():
             await db.connect()
             stack.push_async_callback(db.close)
         stack.callback(restore, activate(databases))
         yield databases
+
+
+async def apply_migrations(url: str, directory: str | Path | None = None) -> int:
+    """Apply the project's migrations to the database at ``url``; return how many ran.
+
+    Args:
+        url: the database.
+        directory: the migrations folder; ``STELLATE_MIGRATIONS_DIR`` (default
+            ``migrations``) when omitted. A missing or empty folder means no migrations.
+    """
+    folder = Path(directory or os.environ.get("STELLATE_MIGRATIONS_DIR") or "migrations")
+    history = await asyncio.to_thread(_load_history, folder)
+    if history is None:
+        return 0
+    executor = importlib.import_module("stellate.orm.migrations.executor")
+    result = await executor.MigrationExecutor(url, history).migrate()
+    return len(result.applied)
+
+
+def _load_history(folder: Path) -> Any:
+    if not folder.is_dir():
+        return None
+    # The migration machinery is imported only for projects that have migrations.
+    history = importlib.import_module("stellate.orm.migrations.loader").load_history(folder)
+    return history if history.migrations else None

@@ -18,13 +18,11 @@ set ``asyncio_default_fixture_loop_scope = "session"`` and
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,13 +38,13 @@ from stellate.orm.database import (
     mask_url,
     restore,
 )
+from stellate.orm.plugin import apply_migrations
 
 __all__ = [
     "QueryCountError",
     "assert_num_queries",
     "create_tables",
     "database_url_with_name",
-    "migrate_test_database",
     "temporary_database",
 ]
 
@@ -85,37 +83,12 @@ async def temporary_database(url: str | None = None) -> AsyncIterator[Database]:
         await _admin(url, f'CREATE DATABASE "{name}"')
         stack.push_async_callback(_admin, url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         test_url = database_url_with_name(url, name)
-        await migrate_test_database(test_url)
+        await apply_migrations(test_url)
         db = Database(test_url, alias="default", pool_size=4)
         await db.connect()
         stack.push_async_callback(db.close)
         stack.callback(restore, activate({"default": db}, testing=True))
         yield db
-
-
-async def migrate_test_database(url: str, directory: str | Path | None = None) -> int:
-    """Apply the project's migrations to the database at ``url``; return how many ran.
-
-    Args:
-        url: the test database.
-        directory: the migrations folder; ``STELLATE_MIGRATIONS_DIR`` (default
-            ``migrations``) when omitted. A missing folder means no migrations.
-    """
-    folder = Path(directory or os.environ.get("STELLATE_MIGRATIONS_DIR") or "migrations")
-    history = await asyncio.to_thread(_load_history, folder)
-    if history is None:
-        return 0
-    executor = importlib.import_module("stellate.orm.migrations.executor")
-    result = await executor.MigrationExecutor(url, history).migrate()
-    return len(result.applied)
-
-
-def _load_history(folder: Path) -> Any:
-    if not folder.is_dir():
-        return None
-    # The migration machinery is imported only for projects that have migrations.
-    history = importlib.import_module("stellate.orm.migrations.loader").load_history(folder)
-    return history if history.migrations else None
 
 
 async def _admin(url: str, sql: str) -> None:
