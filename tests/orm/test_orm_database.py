@@ -516,3 +516,15 @@ async def test_close_terminates_connections_still_in_use_after_the_timeout(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task  # the transaction's exit copes with its terminated connection
+
+
+async def test_get_db_without_any_database_says_how_to_get_one(outside_tests: None) -> None:
+    with pytest.raises(DatabaseNotConfiguredError) as caught:
+        get_db()
+    message = str(caught.value)
+    assert message.startswith("No database is configured")
+    assert 'App(plugins=["orm"])' in message
+    assert "stellate.orm.connect(url)" in message
+    # A model without Meta.database asks for alias None, meaning `default`.
+    with pytest.raises(DatabaseNotConfiguredError, match="No database is configured"):
+        get_db(None)
