@@ -197,3 +197,35 @@ class TestOrmPluginContract(PluginContract):
         if not enabled:
             return App(plugins=[])
         return App(plugins=[OrmPlugin()], settings={"orm": {"database_url": url}} if url else None)
+
+
+async def test_pool_settings_reach_the_connections_with_their_units(
+    clean_env: pytest.MonkeyPatch, outside_tests: None, test_url: str
+) -> None:
+    clean_env.setenv("STELLATE_DATABASE_URL", test_url)
+    clean_env.setenv("STELLATE_QUERY_TIMEOUT", "1500")  # ms
+    clean_env.setenv("STELLATE_PREPARED_STATEMENTS", "false")
+    clean_env.setenv("STELLATE_POOL_SIZE", "0")  # auto: 2 x CPU cores
+    clean_env.setenv("STELLATE_POOL_ACQUIRE_TIMEOUT", "250")  # ms
+    app = App(plugins=["orm"])
+    async with AppClient(app):
+        db = app.db
+        assert db.pool_size == (os.cpu_count() or 1) * 2
+        assert db.statement_cache_size == 0
+        assert await db.query_val("SHOW statement_timeout") == "1500ms"
+        assert await db.query_val("SHOW application_name") == "stellate:default"
+        assert db._state.manager._acquire_timeout == 0.25
+
+
+async def test_pgbouncer_mode_sends_no_startup_parameters(
+    clean_env: pytest.MonkeyPatch, outside_tests: None, test_url: str
+) -> None:
+    clean_env.setenv("STELLATE_DATABASE_URL", test_url)
+    clean_env.setenv("STELLATE_PGBOUNCER", "true")
+    clean_env.setenv("STELLATE_QUERY_TIMEOUT", "1500")
+    app = App(plugins=["orm"])
+    async with AppClient(app):
+        assert app.db.statement_cache_size == 0
+        # PgBouncer rejects unknown startup parameters, so none are sent.
+        assert await app.db.query_val("SHOW application_name") == ""
+        assert await app.db.query_val("SHOW statement_timeout") == "0"
