@@ -416,7 +416,7 @@ def test_two_migrate_processes_at_once(project: Project) -> None:
     assert [r["name"] for r in rows] == ["0001_create_authors_books", "0002_slow"]
 
 
-def test_database_resolution_errors_and_embedded_fallback(project: Project, tmp_path: Path) -> None:
+def test_database_resolution_errors(project: Project) -> None:
     project.write_models(MODELS_V1)
     ok(project.run("makemigrations"))
     no_url = {"STELLATE_DATABASE_URL": None, "DATABASE_URL": None}
@@ -435,7 +435,12 @@ def test_database_resolution_errors_and_embedded_fallback(project: Project, tmp_
     assert result.exit_code == 1
     assert "STELLATE_MIGRATIONS_LOCK_TIMEOUT=`soon` is not valid" in result.output
 
+
+def test_embedded_database_when_nothing_is_configured(project: Project, tmp_path: Path) -> None:
     # Development with nothing configured: the embedded PostgreSQL is started and migrated.
+    project.write_models(MODELS_V1)
+    ok(project.run("makemigrations"))
+    no_url = {"STELLATE_DATABASE_URL": None, "DATABASE_URL": None}
     embedded = {**no_url, "STELLATE_EMBEDDED_DIR": str(tmp_path / "pg")}
     output = ok(project.run("migrate", env=embedded))  # type: ignore[arg-type]
     assert "Applying 0001_create_authors_books..." in output
