@@ -528,3 +528,30 @@ async def test_get_db_without_any_database_says_how_to_get_one(outside_tests: No
     # A model without Meta.database asks for alias None, meaning `default`.
     with pytest.raises(DatabaseNotConfiguredError, match="No database is configured"):
         get_db(None)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT 1", False),
+        ("UPDATE t SET x = 1", False),
+        ("SET LOCAL statement_timeout = 5", False),
+        ("SELECT pg_advisory_xact_lock(1)", False),
+        ("SET search_path = x", True),
+        ("set application_name to 'a'", True),
+        ("-- why\nSET work_mem = '64MB'", True),
+        ("/* tuned */ RESET ALL", True),
+        ("SELECT 1; LISTEN jobs", True),
+        ("SELECT pg_advisory_lock(42)", True),
+        ("SELECT pg_try_advisory_lock_shared(42)", True),
+        ("SELECT set_config('search_path', 'x', false)", True),
+        ("CREATE TEMP TABLE scratch (x int)", True),
+        ("create local temporary table scratch (x int)", True),
+        ("DECLARE c CURSOR WITH HOLD FOR SELECT 1", True),
+        ("PREPARE q AS SELECT 1", True),
+    ],
+)
+def test_session_state_detection(sql: str, expected: bool) -> None:
+    from stellate.orm.pool import sets_session_state
+
+    assert sets_session_state(sql) is expected

@@ -52,13 +52,14 @@ ResetMode = Literal["auto", "full"]
 
 # Statements whose effect outlives the statement and its transaction. A false positive
 # only costs one reset round trip; SET LOCAL ends with its transaction, so it is fine.
+_LEADING = r"(?:^|;)\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*"
 _SESSION_STATE = re.compile(
-    r"(?:^|;)\s*(?:set\b(?!\s+local\b)|reset\b|listen\b|declare\b|prepare\b|load\b"
+    _LEADING + r"(?:set\b(?!\s+local\b)|reset\b|listen\b|declare\b|prepare\b|load\b"
     r"|discard\b)"
     r"|pg_(?:try_)?advisory_lock"
     r"|set_config\s*\("
     r"|create\s+(?:(?:global|local)\s+)?temp(?:orary)?\b",
-    re.IGNORECASE,
+    re.IGNORECASE | re.DOTALL,
 )
 
 
@@ -71,7 +72,9 @@ def sets_session_state(sql: str) -> bool:
     return _SESSION_STATE.search(sql) is not None
 
 
-_SCHEMA_CHANGE = re.compile(r"(?:^|;)\s*(?:create|alter|drop|comment)\b", re.IGNORECASE)
+_SCHEMA_CHANGE = re.compile(
+    _LEADING + r"(?:create|alter|drop|comment)\b", re.IGNORECASE | re.DOTALL
+)
 
 
 @functools.lru_cache(maxsize=4096)
