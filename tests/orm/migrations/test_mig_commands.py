@@ -251,6 +251,8 @@ def test_check_fails_on_a_stale_snapshot(project: Project) -> None:
     result = project.run("makemigrations", "--check")
     assert result.exit_code == 1
     assert "two branches added migrations" in result.output
+    assert "rewrote" in ok(project.run("makemigrations"))
+    assert json.loads(snapshot.read_text())["head"] == "0001_create_authors_books"
 
 
 def test_sqlmigrate_showmigrations_dry_run_and_fake(project: Project) -> None:
@@ -287,6 +289,11 @@ def test_sqlmigrate_showmigrations_dry_run_and_fake(project: Project) -> None:
     shown = project.run("showmigrations")
     assert "[X] 0001_create_authors_books  (CHANGED SINCE APPLIED)" in shown.output
     assert "changed since it was applied" in shown.output
+    verify = project.run("db", "verify")
+    assert verify.exit_code == 1
+    assert "DRIFT Migration `0001_create_authors_books` changed since it was applied" in (
+        verify.output
+    )
 
 
 def test_db_verify_reports_drift(project: Project) -> None:

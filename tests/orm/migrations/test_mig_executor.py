@@ -402,3 +402,46 @@ async def test_squash_replaces_for_new_and_for_migrated_databases(
     # And reversing it removes every record.
     await executor(scratch_url, folder).migrate("zero")
     assert await recorded(conn) == []
+
+
+async def test_reverse_that_cannot_restore_a_column_names_it(
+    scratch_url: str, conn: asyncpg.Connection, write_migration: Write
+) -> None:
+    folder = write_migration("0001_initial", INITIAL).parent
+    write_migration(
+        "0002_drop_name",
+        'dependencies = ["0001_initial"]\n'
+        'operations = [ops.DropColumn(table="authors", name="name")]\n',
+    )
+    await executor(scratch_url, folder).migrate()
+    await conn.execute("INSERT INTO authors DEFAULT VALUES")
+    with pytest.raises(MigrationError) as info:
+        await executor(scratch_url, folder).migrate("0001")
+    assert "Migration `0002_drop_name` failed at operation 1 (Drop column `name`" in str(info.value)
+    assert 'column "name" of relation "authors" contains null values' in str(info.value)
+    assert await recorded(conn) == ["0001_initial", "0002_drop_name"]
+
+
+async def test_non_atomic_migration_runs_statement_by_statement(
+    scratch_url: str, conn: asyncpg.Connection, write_migration: Write
+) -> None:
+    folder = write_migration("0001_initial", INITIAL).parent
+    write_migration(
+        "0002_outside",
+        """
+atomic = False
+dependencies = ["0001_initial"]
+operations = [
+    ops.RunSQL(sql="CREATE INDEX CONCURRENTLY authors_name_idx ON authors (name)",
+               reverse="DROP INDEX CONCURRENTLY authors_name_idx",
+               state_operations=[ops.AddIndex(table="authors",
+                   index=IndexState(name="authors_name_idx", columns=["name"]))]),
+]
+""",
+    )
+    result = await executor(scratch_url, folder).migrate()
+    assert result.applied == ["0001_initial", "0002_outside"]
+    history = load_history(folder)
+    assert await schema_drift(conn, history.state_at(history.chain())) == []
+    await executor(scratch_url, folder).migrate("0001")
+    assert await recorded(conn) == ["0001_initial"]
