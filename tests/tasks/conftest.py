@@ -6,21 +6,17 @@ so runs sharing one Redis never collide and teardown deletes only this run's key
 
 from __future__ import annotations
 
-import itertools
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from tasks_helpers import RUN_PREFIX, new_prefix
 
 from stellate.core import App
 from stellate.tasks import TasksPlugin
-
-RUN_PREFIX = f"stellate-test-{uuid.uuid4().hex[:10]}:"
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +46,6 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     if ours:
         await client.zrem("arq:abort", *ours)
     await client.aclose()
-
-
-def new_prefix() -> str:
-    """A key prefix of its own for one app (inside this run's prefix)."""
-    return f"{RUN_PREFIX}{next(_counter)}:"
 
 
 @pytest.fixture

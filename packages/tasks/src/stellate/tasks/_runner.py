@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("stellate.tasks.worker")
 
+#: Runs a job gets beyond its attempts when its worker dies mid-job (at-least-once).
+CRASH_RERUNS = 2
+
 _PLAIN = (type(None), bool, int, float, str, bytes)
 
 
@@ -93,18 +96,19 @@ async def run_job(
     started = time.perf_counter()
     max_attempts = task.retry.max_retries + 1
     try:
-        if attempt > max_attempts:
-            # arq counts a run its worker died in as a try: the job is out of attempts.
+        if attempt > max_attempts + CRASH_RERUNS:
+            # arq counts a run its worker died in as a try; past the allowance for such
+            # runs the job is recorded as failed instead of running forever.
             raise RuntimeError(
-                f"The worker running attempt {attempt - 1} of {max_attempts} stopped before "
-                "it finished; no attempts left"
+                f"Workers running this job stopped {attempt - 1} times before it finished "
+                "(killed or crashed); giving up"
             )
         args, kwargs = task.convert_arguments(args, kwargs)
         result = await call_task(task, args, kwargs, timeout)
         check_result(task, result)
     except Exception as exc:
         duration = (time.perf_counter() - started) * 1000
-        retryable = not isinstance(exc, TaskArgumentError) and attempt <= max_attempts
+        retryable = not isinstance(exc, TaskArgumentError)
         if retryable and task.retry.should_retry(exc, attempt):
             delay = task.retry.delay(attempt)
             _log(job_id, task, attempt, duration, "retry", exc, delay)

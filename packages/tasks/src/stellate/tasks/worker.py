@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from stellate.tasks._runner import run_job
+from stellate.tasks._runner import CRASH_RERUNS, run_job
 from stellate.tasks._serialization import decode, encode
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ logger = logging.getLogger("stellate.tasks.worker")
 
 # arq keeps a job's "in progress" lock for its timeout plus 10 s; our own timeout
 # fires first, so a job that overruns fails with a clear TaskTimeout.
-_ARQ_TIMEOUT_MARGIN = 5.0
+_ARQ_TIMEOUT_MARGIN = 1.0
 
 _REDIS_ERRORS = (OSError, TimeoutError, RedisError)
 
@@ -111,9 +111,9 @@ class Worker:
                 func(
                     functools.partial(_job_function, self.queue, task, name),  # type: ignore[arg-type]
                     name=task.name,
-                    # One spare try: a run the worker died in counts as a try, and the
-                    # job must still reach run_job to be recorded as failed.
-                    max_tries=task.retry.max_retries + 2,
+                    # Runs a dead worker left unfinished count as tries: allow them, plus
+                    # one so the job still reaches run_job to be recorded as failed.
+                    max_tries=task.retry.max_retries + 2 + CRASH_RERUNS,
                     timeout=(task.timeout or settings.tasks_job_timeout) + _ARQ_TIMEOUT_MARGIN,
                 )
                 for task in self.queue.tasks.values()
@@ -135,7 +135,7 @@ class Worker:
                     # A kept result makes a second worker's enqueue of the same scheduled
                     # time a no-op even after the first run has finished.
                     keep_result=max(settings.tasks_keep_result, 120.0),
-                    max_tries=task.retry.max_retries + 2,
+                    max_tries=task.retry.max_retries + 2 + CRASH_RERUNS,
                 )
                 for task, schedule in self.queue.crons
                 if task.queue_name == name
