@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm import _execute
-from stellate.orm._persist import _apply_row, _db_value
+from stellate.orm._persist import _db_value
 from stellate.orm.exceptions import FieldError, ValidationError
 from stellate.orm.models import quote_name
 
@@ -65,16 +65,21 @@ async def bulk_create(
         if f.name in first and not (f.primary_key and f.auto and first[f.name] is None)
     ]
     names = [f.name for f in fields]
+    expected = frozenset(names)
+    all_names = frozenset(meta.field_names)
+    pk = meta.pk
     for index, obj in enumerate(objs):
         data = obj.__dict__
-        for f in meta.field_list:
-            present = f.name in data and not (f.primary_key and f.auto and data[f.name] is None)
-            if present != (f.name in names):
-                raise ValueError(
-                    f"bulk_create: every `{model.__name__}` must set the same fields; object "
-                    f"{index} differs from the first on `{f.name}`"
-                )
-    columns = [[_db_value(f, obj.__dict__[f.name]) for obj in objs] for f in fields]
+        present = all_names & data.keys()
+        if pk.auto and data.get(pk.name, 0) is None:
+            present = present - {pk.name}
+        if present != expected:
+            differing = sorted(present ^ expected)
+            raise ValueError(
+                f"bulk_create: every `{model.__name__}` must set the same fields; object "
+                f"{index} differs from the first on {', '.join(f'`{n}`' for n in differing)}"
+            )
+    columns = [_column(f, objs) for f in fields]
     if use_copy:
         if ignore_conflicts or update_conflicts:
             raise ValueError(
@@ -99,6 +104,10 @@ async def bulk_create(
         updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in update_columns)
         conflict = f" ON CONFLICT ({target}) DO UPDATE SET {updates}"
     column_list = ", ".join(quote_name(f.column) for f in fields)
+    # Only what the database filled in comes back: the primary key and columns the
+    # objects did not set (database defaults); the rest is already on the objects.
+    returned = [f for f in meta.field_list if f.primary_key or f.name not in names]
+    returning_sql = ", ".join(quote_name(f.column) for f in returned)
     types = [_array_type(f) for f in fields]
     if all(t is not None for t in types):
         unnest = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
@@ -109,7 +118,7 @@ async def bulk_create(
         )
         sql = (
             f"INSERT INTO {meta.qtable} ({column_list}) SELECT {select} FROM unnest({unnest}) "
-            f"AS _u({aliases}){conflict} RETURNING {meta.columns_sql}"
+            f"AS _u({aliases}){conflict} RETURNING {returning_sql}"
         )
         records = await _execute.fetch(model, sql, columns)
     else:
@@ -128,13 +137,24 @@ async def bulk_create(
             rows.append(f"({', '.join(placeholders)})")
         sql = (
             f"INSERT INTO {meta.qtable} ({column_list}) VALUES {', '.join(rows)}{conflict} "
-            f"RETURNING {meta.columns_sql}"
+            f"RETURNING {returning_sql}"
         )
         records = await _execute.fetch(model, sql, params)
     if len(records) == len(objs):
         for obj, record in zip(objs, records, strict=True):
-            _apply_row(obj, record)
+            data = obj.__dict__
+            for index, field in enumerate(returned):
+                value = record[index]
+                data[field.name] = field.from_db_value(value) if field.needs_from_db else value
+            data.pop("_adding", None)
     return objs
+
+
+def _column(field: Field, objs: list[Any]) -> list[Any]:
+    name = field.name
+    if field.needs_to_db or field.is_relation:
+        return [_db_value(field, obj.__dict__[name]) for obj in objs]
+    return [obj.__dict__[name] for obj in objs]
 
 
 async def bulk_update(model: type[Model], objs: list[Any], names: list[str]) -> int:
@@ -161,7 +181,7 @@ async def bulk_update(model: type[Model], objs: list[Any], names: list[str]) -> 
     pk = meta.pk
     all_fields = [pk, *fields]
     types = [_array_type(f) for f in all_fields]
-    columns = [[_db_value(f, obj.__dict__[f.name]) for obj in objs] for f in all_fields]
+    columns = [_column(f, objs) for f in all_fields]
     if any(t is None for t in types):
         sets = ", ".join(
             f"{quote_name(f.column)} = {f.placeholder(i)}" for i, f in enumerate(fields, 2)

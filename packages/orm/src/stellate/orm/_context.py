@@ -63,6 +63,23 @@ class Query:
         new.annotations = dict(self.annotations)
         return new
 
+    def is_plain(self) -> bool:
+        """Whether this is ``Model.objects`` unchanged (no filters, options or modes)."""
+        return not (
+            self.where
+            or self.order_by
+            or self.limit is not None
+            or self.offset is not None
+            or self.distinct
+            or self.only is not None
+            or self.defer
+            or self.select_related
+            or self.prefetch
+            or self.annotations
+            or self.values_mode
+            or self.for_update
+        )
+
     def shape(self) -> tuple[Any, ...]:
         """What decides the SQL text (everything but the parameter values)."""
         return (

@@ -61,8 +61,9 @@ async def copy_records(
     model: type[Model], columns: list[str], records: list[tuple[Any, ...]]
 ) -> int:
     try:
+        schema, _, table = model._meta.table.rpartition(".")
         status = await get_db(model._meta.database).copy_records_to_table(
-            model._meta.table, records=records, columns=columns
+            table, records=records, columns=columns, schema_name=schema or None
         )
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise translate_integrity_error(exc, model) from exc

@@ -55,6 +55,7 @@ class _Missing:
 
 
 MISSING: Final[Any] = _Missing()
+_NO_PROBLEMS: Final[list[str]] = []  # shared and never mutated: callers only test it
 
 _SIMPLE_TYPES: dict[type, str] = {
     bool: "BOOLEAN",
@@ -170,6 +171,7 @@ class Field(_FieldBase):  # type: ignore[misc]
         self.python_type = None
         self.is_json = False
         self._related_model: type[Model] | None = None
+        self._fast_types: frozenset[type] = frozenset()
 
     # -- set up by the model metaclass ---------------------------------------------------
 
@@ -191,6 +193,27 @@ class Field(_FieldBase):  # type: ignore[misc]
             or self.enum_type is not None
             or self.is_json
         )
+        # Values of these exact types need no check at all (an unconstrained field of a
+        # plain type): validation of whole rows then costs one set lookup per field.
+        constrained = (
+            self.ge is not None
+            or self.le is not None
+            or self.min_length is not None
+            or self.max_length is not None
+            or self._pattern is not None
+            or type(self).to_db_value is not Field.to_db_value
+        )
+        fast: frozenset[type] = frozenset()
+        if not constrained:
+            if self.enum_type is not None:
+                fast = frozenset({self.enum_type})
+            elif isinstance(self.python_type, type) and self.python_type in _ACCEPTED:
+                fast = frozenset(_ACCEPTED[self.python_type]) - (
+                    {bool} if self.python_type is not bool else set()
+                )
+                if self.python_type is dt.date:
+                    fast = frozenset({dt.date})
+        self._fast_types = fast
         self.needs_to_db = (
             type(self).to_db_value is not Field.to_db_value
             or self.enum_type is not None
@@ -324,6 +347,8 @@ class Field(_FieldBase):  # type: ignore[misc]
 
     def clean(self, value: Any) -> tuple[Any, list[str]]:
         """Coerce ``value`` where safe (enum values) and list every problem with it."""
+        if type(value) in self._fast_types:
+            return value, _NO_PROBLEMS
         if value is None:
             if self.nullable or (self.auto and self.primary_key):
                 return None, []

@@ -365,25 +365,30 @@ class Model(metaclass=ModelMeta):
         if meta.abstract:
             raise TypeError(f"`{type(self).__name__}` is abstract and cannot be instantiated")
         data = self.__dict__
-        errors: dict[str, list[str]] = {}
-        for key in values:
-            if key not in meta.fields and key not in meta.relations:
-                raise unknown_name_error("field", key, type(self).__name__, meta.fields)
-        for name, relation in meta.relations.items():
-            if name in values and name != relation.name:
-                related = values[name]
-                data[name] = related
-                values.setdefault(relation.name, related.pk if related is not None else None)
+        errors: dict[str, list[str]] | None = None
+        fields = meta.fields
+        if not values.keys() <= fields.keys():
+            for key in values:
+                if key not in fields and key not in meta.relations:
+                    raise unknown_name_error("field", key, type(self).__name__, fields)
+            for name, relation in meta.relations.items():
+                if name in values and name != relation.name:
+                    related = values[name]
+                    data[name] = related
+                    values.setdefault(relation.name, related.pk if related is not None else None)
         for field in meta.field_list:
             name = field.name
             if name in values:
                 value = values[name]
-                if isinstance(value, Model):
-                    data[field.relation_name] = value
-                    value = value.pk
-                value, problems = field.clean(value)
-                if problems:
-                    errors[name] = problems
+                if type(value) not in field._fast_types:
+                    if isinstance(value, Model):
+                        data[field.relation_name] = value
+                        value = value.pk
+                    value, problems = field.clean(value)
+                    if problems:
+                        if errors is None:
+                            errors = {}
+                        errors[name] = problems
                 data[name] = value
             elif field.has_default:
                 data[name] = field.get_default()
@@ -428,11 +433,15 @@ class Model(metaclass=ModelMeta):
         errors: dict[str, list[str]] = {}
         selected = meta.field_list if fields is None else [meta.get_field(f) for f in fields]
         for field in selected:
-            if field.name not in data:
+            name = field.name
+            if name not in data:
                 if field.required and fields is None:
-                    errors[field.name] = ["is required"]
+                    errors[name] = ["is required"]
                 continue
-            value, problems = field.clean(data[field.name])
+            current = data[name]
+            if type(current) in field._fast_types:
+                continue
+            value, problems = field.clean(current)
             if problems:
                 errors[field.name] = problems
             else:

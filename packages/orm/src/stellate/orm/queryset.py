@@ -17,7 +17,7 @@ from stellate.orm.compiler import (
 )
 from stellate.orm.exceptions import FieldError
 from stellate.orm.expressions import Aggregate, Expression, Q
-from stellate.orm.models import Model
+from stellate.orm.models import Model, quote_name
 
 __all__ = ["Prefetch", "QuerySet"]
 
@@ -263,6 +263,11 @@ class QuerySet(Generic[M]):
             Model.DoesNotExist: No row matched.
             Model.MultipleObjectsReturned: More than one row matched.
         """
+        if not conditions and len(lookups) == 1 and self._query.is_plain():
+            ((key, value),) = lookups.items()
+            meta = self.model._meta
+            if key == "pk" or key == meta.pk.name:
+                return await self._get_by_pk(value)
         qs = self.filter(*conditions, **lookups)
         query = qs._query
         if query.limit is None:
@@ -277,6 +282,29 @@ class QuerySet(Generic[M]):
                 f"{_describe(conditions, lookups)}; filter further or use `.first()`"
             )
         return rows[0]  # type: ignore[no-any-return]
+
+    async def _get_by_pk(self, value: Any) -> M:
+        # The most common read gets a path without building a query: the primary key
+        # is unique, so one fetchrow answers it.
+        model = self.model
+        meta = model._meta
+        sql = meta.sql_cache.get("get_by_pk")
+        if sql is None:
+            sql = meta.sql_cache["get_by_pk"] = (
+                f"SELECT {meta.columns_sql} FROM {meta.qtable} "
+                f"WHERE {quote_name(meta.pk.column)} = $1"
+            )
+        if isinstance(value, Model):
+            value = value.pk
+        record = await _execute.fetchrow(model, sql, (meta.pk.to_db_value(value),))
+        if record is None:
+            raise model.DoesNotExist(f"No `{model.__name__}` matches `{meta.pk.name}={value!r}`")
+        obj = object.__new__(model)
+        data = obj.__dict__
+        data.update(zip(meta.field_names, record, strict=True))
+        for name, convert in meta.from_db_converters:
+            data[name] = convert(data[name])
+        return obj
 
     async def count(self) -> int:
         """``SELECT COUNT(*)`` of the matching rows."""
