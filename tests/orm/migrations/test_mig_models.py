@@ -115,3 +115,27 @@ async def test_migrations_match_the_schema_module(conn: asyncpg.Connection) -> N
     serial = [d for d in drift if ".id`: " in d and ("default is" in d or "identity is" in d)]
     assert [d for d in drift if d not in serial] == []
     assert len(serial) == 6  # a default and an identity line for each auto key
+
+
+class TrigramText(Field):
+    """A text column searched with trigram indexes: needs the pg_trgm extension."""
+
+    db_extension = "pg_trgm"
+
+    def db_type(self) -> str:
+        return "TEXT"
+
+
+def test_fields_can_require_an_extension() -> None:
+    class Note(Model):
+        class Meta:
+            table = "mig_notes"
+            indexes = (Index("body", name="mig_notes_body_trgm", method="gin"),)
+
+        id: int = Field(primary_key=True, auto=True)
+        body: str = TrigramText()
+
+    state = state_from_models([Note])
+    assert state.extensions == ["pg_trgm"]
+    first = detect_changes(ProjectState(), state)[0]
+    assert first.describe() == "Create extension `pg_trgm`"

@@ -14,7 +14,6 @@ import pytest
 
 from stellate.orm.migrations import _sql
 from stellate.orm.migrations import operations as ops
-from stellate.orm.migrations.autodetector import _by_dependency
 from stellate.orm.migrations.state import (
     ColumnState,
     ConstraintState,
@@ -23,6 +22,7 @@ from stellate.orm.migrations.state import (
     ProjectState,
     StateError,
     TableState,
+    ordered_by_references,
 )
 from stellate.orm.migrations.verify import schema_drift
 
@@ -61,7 +61,7 @@ def base_state() -> ProjectState:
 async def build(conn: asyncpg.Connection, state: ProjectState, *, rows: bool = True) -> None:
     for extension in state.extensions:
         await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {_sql.quote(extension)}")
-    for table in _by_dependency(list(state.tables.values())):
+    for table in ordered_by_references(list(state.tables.values())):
         for sql in _sql.create_table(table):
             await conn.execute(sql)
     if not rows:

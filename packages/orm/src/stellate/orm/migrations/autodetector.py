@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from stellate.orm.migrations import _sql
 from stellate.orm.migrations import operations as ops
-from stellate.orm.migrations.state import ColumnState, ProjectState, TableState
+from stellate.orm.migrations.state import (
+    ColumnState,
+    ProjectState,
+    TableState,
+    ordered_by_references,
+)
 
 __all__ = ["AutodetectorError", "detect_changes", "suggest_name"]
 
@@ -62,14 +67,16 @@ def detect_changes(old: ProjectState, new: ProjectState) -> list[ops.Operation]:
             operations.append(rename)
 
     created = [t for name, t in new.tables.items() if name not in working.tables]
-    operations.extend(ops.CreateTable(table=t.without_hints()) for t in _by_dependency(created))
+    operations.extend(
+        ops.CreateTable(table=t.without_hints()) for t in ordered_by_references(created)
+    )
 
     for name, table in new.tables.items():
         if name in working.tables:
             operations.extend(_diff_table(working.tables[name], table))
 
     dropped = [t for name, t in working.tables.items() if name not in new.tables]
-    operations.extend(ops.DropTable(table=t.name) for t in reversed(_by_dependency(dropped)))
+    operations.extend(ops.DropTable(table=t.name) for t in reversed(ordered_by_references(dropped)))
     operations.extend(
         ops.DropExtension(name=name) for name in old.extensions if name not in new.extensions
     )
@@ -141,35 +148,6 @@ def _same_column(a: ColumnState, b: ColumnState) -> bool:
         and a.unique == b.unique
         and a.foreign_key == b.foreign_key
     )
-
-
-def _by_dependency(tables: list[TableState]) -> list[TableState]:
-    """Tables ordered so a referenced table comes before the tables referencing it."""
-    names = {t.name for t in tables}
-    ordered: list[TableState] = []
-    placed: set[str] = set()
-    pending = sorted(tables, key=lambda t: t.name)
-    while pending:
-        progress = False
-        for table in list(pending):
-            needs = {
-                c.foreign_key.table
-                for c in table.columns
-                if c.foreign_key is not None
-                and c.foreign_key.table in names
-                and c.foreign_key.table != table.name
-            }
-            if needs <= placed:
-                ordered.append(table)
-                placed.add(table.name)
-                pending.remove(table)
-                progress = True
-        if not progress:
-            # A reference cycle: keep going in name order; PostgreSQL will name the
-            # missing table and the fix is a hand-edited AddColumn after both exist.
-            ordered.extend(pending)
-            break
-    return ordered
 
 
 def suggest_name(operations: list[ops.Operation]) -> str:

@@ -51,7 +51,8 @@ def optimize(operations: Sequence[ops.Operation]) -> list[ops.Operation]:
                 continue
         if position is not None and isinstance(operation, _FOLDABLE):
             creation = out[position]
-            assert isinstance(creation, ops.CreateTable)
+            if not isinstance(creation, ops.CreateTable):  # _creation() only finds these
+                raise TypeError(f"Expected CreateTable at {position}, found {creation!r}")
             scratch = ProjectState(tables={creation.table.name: creation.table.without_hints()})
             try:
                 operation.state_forwards(scratch)

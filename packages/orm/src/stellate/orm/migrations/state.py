@@ -20,6 +20,7 @@ __all__ = [
     "ProjectState",
     "StateError",
     "TableState",
+    "ordered_by_references",
 ]
 
 OnDelete = Literal["CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION"]
@@ -244,3 +245,32 @@ class ProjectState(msgspec.Struct, kw_only=True):
     def from_json(cls, data: bytes | str) -> ProjectState:
         """Read a state written by :meth:`to_json`."""
         return msgspec.json.decode(data, type=cls)
+
+
+def ordered_by_references(tables: list[TableState]) -> list[TableState]:
+    """Tables ordered so a referenced table comes before the tables referencing it."""
+    names = {t.name for t in tables}
+    ordered: list[TableState] = []
+    placed: set[str] = set()
+    pending = sorted(tables, key=lambda t: t.name)
+    while pending:
+        progress = False
+        for table in list(pending):
+            needs = {
+                c.foreign_key.table
+                for c in table.columns
+                if c.foreign_key is not None
+                and c.foreign_key.table in names
+                and c.foreign_key.table != table.name
+            }
+            if needs <= placed:
+                ordered.append(table)
+                placed.add(table.name)
+                pending.remove(table)
+                progress = True
+        if not progress:
+            # A reference cycle: keep going in name order; PostgreSQL will name the
+            # missing table and the fix is a hand-edited AddColumn after both exist.
+            ordered.extend(pending)
+            break
+    return ordered

@@ -13,9 +13,8 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm.migrations import _sql
-from stellate.orm.migrations.autodetector import _by_dependency
 from stellate.orm.migrations.executor import MIGRATIONS_TABLE
-from stellate.orm.migrations.state import ProjectState
+from stellate.orm.migrations.state import ProjectState, ordered_by_references
 
 if TYPE_CHECKING:
     import asyncpg
@@ -107,7 +106,7 @@ async def schema_drift(
         async with conn.transaction():
             await conn.execute(f"CREATE SCHEMA {_sql.quote(scratch)}")
             await conn.execute(f"SET LOCAL search_path = {_sql.quote(scratch)}, public")
-            for table in _by_dependency(list(state.tables.values())):
+            for table in ordered_by_references(list(state.tables.values())):
                 for statement in _sql.create_table(table):
                     await conn.execute(statement)
             expected = await _introspect(conn, scratch)
