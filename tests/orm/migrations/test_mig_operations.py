@@ -361,3 +361,16 @@ def test_irreversible_operations_say_so() -> None:
     with pytest.raises(ops.IrreversibleError, match="has no reverse"):
         run_sql.reverse_sql(state)
     assert ops.RunSQL(sql="SELECT 1", reverse=[]).reverse_sql(state) == []
+
+
+async def test_verify_explains_a_schema_it_cannot_rebuild(conn: asyncpg.Connection) -> None:
+    state = ProjectState(
+        tables={"docs": TableState(name="docs", columns=[ColumnState(name="v", type="vectorx(3)")])}
+    )
+    problems = await schema_drift(conn, state)
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "The schema of the applied migrations cannot be rebuilt for comparison: "
+        'UndefinedObjectError: type "vectorx" does not exist'
+    )
+    assert "missing extension" in problems[0]

@@ -10,14 +10,13 @@ Equal output means equal schemas, whatever the spelling in the migration files.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import asyncpg
 
 from stellate.orm.migrations import _sql
 from stellate.orm.migrations.executor import MIGRATIONS_TABLE
 from stellate.orm.migrations.state import ProjectState, ordered_by_references
-
-if TYPE_CHECKING:
-    import asyncpg
 
 __all__ = ["schema_drift"]
 
@@ -57,6 +56,13 @@ WHERE n.nspname = $1 AND NOT EXISTS (
 
 class _Rollback(Exception):
     pass
+
+
+class _Unbuildable(Exception):
+    def __init__(self, statement: str, error: Exception) -> None:
+        super().__init__(statement)
+        self.statement = statement
+        self.error = error
 
 
 async def _introspect(conn: asyncpg.Connection, schema: str) -> dict[str, Any]:
@@ -108,11 +114,20 @@ async def schema_drift(
             await conn.execute(f"SET LOCAL search_path = {_sql.quote(scratch)}, public")
             for table in ordered_by_references(list(state.tables.values())):
                 for statement in _sql.create_table(table):
-                    await conn.execute(statement)
+                    try:
+                        await conn.execute(statement)
+                    except asyncpg.PostgresError as exc:
+                        raise _Unbuildable(statement, exc) from exc
             expected = await _introspect(conn, scratch)
             raise _Rollback
     except _Rollback:
         pass
+    except _Unbuildable as exc:
+        return [
+            f"The schema of the applied migrations cannot be rebuilt for comparison: "
+            f"{type(exc.error).__name__}: {exc.error} (in `{exc.statement}`); a missing "
+            "extension is the usual cause: install it in the database and run again"
+        ]
     live = await _introspect(conn, schema)
     problems: list[str] = []
 
