@@ -46,6 +46,9 @@ MIGRATIONS_TABLE = "stellate_migrations"
 #: ``pg_advisory_lock`` key: the bytes of "Stellate" as a bigint.
 LOCK_KEY = int.from_bytes(b"Stellate", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
+#: Shown in pg_stat_activity, so a DBA can see who holds the lock or waits on a table.
+_SERVER_SETTINGS = {"application_name": "stellate migrate"}
+
 _CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
     name TEXT PRIMARY KEY,
@@ -122,7 +125,7 @@ class MigrationExecutor:
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A fresh connection with ``lock_timeout`` set, closed on exit."""
         try:
-            conn = await asyncpg.connect(self.url)
+            conn = await asyncpg.connect(self.url, server_settings=_SERVER_SETTINGS)
         except (OSError, asyncpg.PostgresError) as exc:
             raise MigrationError(
                 f"Cannot connect to the database at `{_safe_url(self.url)}`: {exc}; check "
@@ -208,7 +211,7 @@ class MigrationExecutor:
     async def lock(self) -> AsyncIterator[None]:
         """Hold the migration advisory lock on a dedicated connection."""
         try:
-            conn = await asyncpg.connect(self.url)
+            conn = await asyncpg.connect(self.url, server_settings=_SERVER_SETTINGS)
         except (OSError, asyncpg.PostgresError) as exc:
             raise MigrationError(
                 f"Cannot connect to the database at `{_safe_url(self.url)}`: {exc}; check "
@@ -225,7 +228,8 @@ class MigrationExecutor:
                     raise MigrationLockTimeout(
                         f"Waited {self.lock_wait:g}s for the migration lock (advisory lock "
                         f"{LOCK_KEY}) held by another process: let it finish, or find it with "
-                        f"`SELECT pid FROM pg_locks WHERE locktype = 'advisory'`"
+                        "`SELECT pid, backend_start FROM pg_stat_activity WHERE "
+                        "application_name = 'stellate migrate'`"
                     )
                 await asyncio.sleep(0.1)
             try:
