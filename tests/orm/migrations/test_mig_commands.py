@@ -29,7 +29,7 @@ from stellate.orm import CheckConstraint, Field, Index, Model
 from stellate.orm.fields import CASCADE
 
 
-class Author(Model):
+class MigAuthor(Model):
     class Meta:
         table = "authors"
 
@@ -38,7 +38,7 @@ class Author(Model):
     email: str | None = Field(default=None, unique=True)
 
 
-class Book(Model):
+class MigBook(Model):
     class Meta:
         table = "books"
         indexes = [Index("title", "-id", name="books_title_recent")]
@@ -46,7 +46,7 @@ class Book(Model):
 
     id: int = Field(primary_key=True, auto=True)
     title: str = Field()
-    author_id: int = Field(foreign_key=Author, on_delete=CASCADE)
+    author_id: int = Field(foreign_key=MigAuthor, on_delete=CASCADE)
     price: float = Field(default=0.0, db_default="0")
 """
 
@@ -58,7 +58,7 @@ from stellate.orm import Field, Model
 from stellate.orm.fields import CASCADE
 
 
-class Author(Model):
+class MigAuthor(Model):
     class Meta:
         table = "writers"
         renamed_from = "authors"
@@ -68,13 +68,13 @@ class Author(Model):
     email: str | None = Field(default=None, unique=True)
 
 
-class Book(Model):
+class MigBook(Model):
     class Meta:
         table = "books"
 
     id: int = Field(primary_key=True, auto=True)
     name: str = Field(renamed_from="title", index=True)
-    author_id: int = Field(foreign_key=Author, on_delete=CASCADE)
+    author_id: int = Field(foreign_key=MigAuthor, on_delete=CASCADE)
     isbn: str | None = Field(default=None)
 """
 

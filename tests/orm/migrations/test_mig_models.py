@@ -27,7 +27,7 @@ from stellate.orm.migrations.writer import migration_source, write_migration
 from stellate.orm.schema import create_table_sql
 
 
-class Publisher(Model):
+class MigPublisher(Model):
     class Meta:
         table = "mig_publishers"
 
@@ -35,7 +35,7 @@ class Publisher(Model):
     name: str = Field(unique=True)
 
 
-class Tag(Model):
+class MigTag(Model):
     class Meta:
         table = "mig_tags"
 
@@ -43,7 +43,7 @@ class Tag(Model):
     label: str = Field()
 
 
-class Novel(Model):
+class MigNovel(Model):
     class Meta:
         table = "mig_novels"
         indexes = (Index("title", "-id", name="mig_novels_recent"),)
@@ -60,12 +60,12 @@ class Novel(Model):
     pages: int = Field(default=0, db_default="0")
     draft: bool = Field(default=True)
     data: dict = Field(default=dict)  # type: ignore[type-arg]
-    publisher_id: int | None = Field(default=None, foreign_key=Publisher, on_delete=SET_NULL)
-    editor_id: int = Field(foreign_key=Publisher, on_delete=CASCADE, related_name="edited")
-    tags: ClassVar = ManyToManyField(Tag)
+    publisher_id: int | None = Field(default=None, foreign_key=MigPublisher, on_delete=SET_NULL)
+    editor_id: int = Field(foreign_key=MigPublisher, on_delete=CASCADE, related_name="edited")
+    tags: ClassVar = ManyToManyField(MigTag)
 
 
-MODELS = [Publisher, Tag, Novel]
+MODELS = [MigPublisher, MigTag, MigNovel]
 
 
 async def test_orm_runs_on_the_migrated_schema(
@@ -89,13 +89,13 @@ async def test_orm_runs_on_the_migrated_schema(
     assert await schema_drift(conn, state) == []
 
     async with connect(scratch_url):
-        penguin = await Publisher.objects.create(name="Penguin")
-        novel = await Novel.objects.create(title="Dune", editor_id=penguin.id, pages=412)
-        tag = await Tag.objects.create(label="sf")
-        await Novel.tags.add(novel, tag)
-        loaded = await Novel.objects.prefetch_related("tags").get(id=novel.id)
+        penguin = await MigPublisher.objects.create(name="Penguin")
+        novel = await MigNovel.objects.create(title="Dune", editor_id=penguin.id, pages=412)
+        tag = await MigTag.objects.create(label="sf")
+        await MigNovel.tags.add(novel, tag)
+        loaded = await MigNovel.objects.prefetch_related("tags").get(id=novel.id)
         assert [t.label for t in loaded.tags] == ["sf"]
-        assert await Novel.objects.filter(pages__gte=400).count() == 1
+        assert await MigNovel.objects.filter(pages__gte=400).count() == 1
     # Database defaults and constraints from the models are real.
     insert = (
         "INSERT INTO mig_novels (title, editor_id, draft, data) "
@@ -127,7 +127,7 @@ class TrigramText(Field):
 
 
 def test_fields_can_require_an_extension() -> None:
-    class Note(Model):
+    class MigNote(Model):
         class Meta:
             table = "mig_notes"
             indexes = (Index("body", name="mig_notes_body_trgm", method="gin"),)
@@ -135,7 +135,7 @@ def test_fields_can_require_an_extension() -> None:
         id: int = Field(primary_key=True, auto=True)
         body: str = TrigramText()
 
-    state = state_from_models([Note])
+    state = state_from_models([MigNote])
     assert state.extensions == ["pg_trgm"]
     first = detect_changes(ProjectState(), state)[0]
     assert first.describe() == "Create extension `pg_trgm`"
