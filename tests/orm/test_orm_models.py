@@ -377,3 +377,84 @@ async def test_enum_field_with_int_values(tables: None) -> None:
 async def test_publisher_default_country(tables: None) -> None:
     publisher = await Publisher.objects.create(name="P")
     assert publisher.country == "NZ"
+
+
+async def test_saving_a_partially_loaded_instance_writes_what_it_holds(tables: None) -> None:
+    author = await Author.objects.create(name="Ann", email="ann@example.com")
+    book = await Book.objects.create(title="T", slug="t", author_id=author.id, content="keep")
+    partial = await Book.objects.only("title").get(id=book.id)
+    partial.title = "New"
+    await partial.save()
+    fresh = await Book.objects.get(id=book.id)
+    assert (fresh.title, fresh.content) == ("New", "keep")
+
+
+async def test_protect_is_the_default_on_delete(tables: None) -> None:
+    from stellate.orm import ForeignKeyViolation, transaction
+
+    author = await Author.objects.create(name="Ann", email="ann@example.com")
+    book = await Book.objects.create(title="T", slug="t", author_id=author.id)
+    parent = await Comment.objects.create(book_id=book.id, body="p")
+    await Comment.objects.create(book_id=book.id, body="r", parent_id=parent.id)
+    assert Comment._meta.fields["parent_id"].on_delete.name == "PROTECT"
+    with pytest.raises(ForeignKeyViolation, match="core_comments"):
+        async with transaction():
+            await parent.delete()
+    assert await Comment.objects.filter(id=parent.id).exists()
+
+
+async def test_meta_database_routes_to_its_alias() -> None:
+    from stellate.orm import DatabaseNotConfiguredError
+
+    class Remote(Model):
+        class Meta:
+            table = "remote_things"
+            database = "analytics"
+
+        id: int = Field(primary_key=True, auto=True)
+
+    assert Remote._meta.database == "analytics"
+    with pytest.raises(DatabaseNotConfiguredError, match="`analytics`"):
+        await Remote.objects.count()
+
+
+def test_identity_equality_and_hash() -> None:
+    one = Publisher.from_row({"id": 1, "name": "P", "country": "NZ"})
+    same = Publisher.from_row({"id": 1, "name": "changed", "country": "NZ"})
+    other = Publisher.from_row({"id": 2, "name": "P", "country": "NZ"})
+    assert one == same
+    assert one != other
+    assert len({one, same, other}) == 2
+    unsaved = Publisher(name="x")
+    assert unsaved != Publisher(name="x")
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(unsaved)
+    assert repr(one) == "<Publisher id=1>"
+
+
+def test_objects_is_read_from_the_class() -> None:
+    with pytest.raises(AttributeError, match=r"`Publisher.objects`"):
+        _ = Publisher(name="x").objects
+
+
+def test_field_options_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"Unknown on_delete `EXPLODE`"):
+        Field(on_delete="EXPLODE")
+    assert Field(on_delete="set null").on_delete.value == "SET NULL"
+    with pytest.raises(TypeError, match="without a type annotation"):
+
+        class Bare(Model):
+            class Meta:
+                table = "bare"
+
+            id: int = Field(primary_key=True, auto=True)
+            name = Field()
+
+    with pytest.raises(TypeError, match="may not be `pk`"):
+
+        class BadName(Model):
+            class Meta:
+                table = "bad"
+
+            id: int = Field(primary_key=True, auto=True)
+            a__b: int = Field()

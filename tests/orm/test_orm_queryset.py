@@ -416,3 +416,22 @@ async def test_save_of_loaded_instance_updates(books: list[Book]) -> None:
     again = await Book.objects.get(id=books[1].id)
     assert (again.title, again.status) == ("Beta!", Status.PUBLISHED)
     assert await Comment.objects.count() == 0
+
+
+async def test_filtering_on_an_annotation_is_explained(books: list[Book]) -> None:
+    with pytest.raises(FieldError, match="refers to the annotation `n`"):
+        await Author.objects.annotate(n=Count("books")).filter(n__gt=1)
+
+
+async def test_select_for_update_inside_a_transaction(books: list[Book]) -> None:
+    async with transaction():
+        locked = await Book.objects.filter(id=books[0].id).select_for_update(nowait=True)
+        assert [b.id for b in locked] == [books[0].id]
+    with pytest.raises(ValueError, match="not both"):
+        Book.objects.select_for_update(skip_locked=True, nowait=True)
+
+
+async def test_wrong_value_type_reaches_a_clear_error(books: list[Book]) -> None:
+    with pytest.raises(Exception, match="invalid input for query argument"):
+        async with transaction():
+            await Book.objects.filter(pages="many").all()

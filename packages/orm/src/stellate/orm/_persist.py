@@ -33,11 +33,13 @@ async def save(obj: Model, update_fields: list[str] | None) -> None:
             )
         await _update(obj, update_fields)
         return
-    obj.full_clean()
     if pk is None or data.get("_adding", False):
+        obj.full_clean()
         await insert(obj)
     else:
+        # A loaded instance may lack deferred fields: validate and write what it holds.
         names = [f.name for f in meta.field_list if not f.primary_key and f.name in data]
+        obj.full_clean(names)
         if names and not await _update(obj, names):
             # A loaded instance whose row is gone: insert it again, as Django does.
             await insert(obj)
@@ -139,9 +141,8 @@ async def refresh(obj: Model, names: list[str] | None) -> None:
     for index, field in enumerate(fields):
         value = record[index]
         data[field.name] = field.from_db_value(value) if field.needs_from_db else value
-        data.pop(
-            field.relation_name, None
-        ) if field.is_relation and field.relation_name != field.name else None
+        if field.is_relation and field.relation_name != field.name:
+            data.pop(field.relation_name, None)  # the cached instance may be stale now
 
 
 async def fetch(obj: Model, name: str) -> Any:
