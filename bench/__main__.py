@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     http.add_argument("--no-markdown", dest="markdown", action="store_const", const=None)
 
+    report = sub.add_parser(
+        "report", help="print a saved http-*.json again (and rewrite RESULTS.md from it)"
+    )
+    report.add_argument("results", type=Path, help="a bench/results/http-*.json file")
+    report.add_argument("--markdown", type=Path, default=None, help="also write this file")
+
     check = sub.add_parser(
         "check", help="start every app once and check they answer GET / identically"
     )
@@ -133,6 +139,27 @@ def _run_http(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    import json
+
+    from bench.report import http_markdown, http_table, http_verdict
+
+    try:
+        results = json.loads(args.results.read_text())
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"Cannot read results file `{args.results}`: {exc}") from None
+    if results.get("scenario") != "http":
+        raise BenchError(f"`{args.results}` is not the result of `python -m bench http`")
+    print(http_table(results))
+    print()
+    for line in http_verdict(results):
+        print(line)
+    if args.markdown is not None:
+        args.markdown.write_text(http_markdown(results))
+        print(f"report: {args.markdown}")
+    return 0
+
+
 def _run_check(args: argparse.Namespace) -> int:
     from bench.scenario_http import check_answers, service_env
 
@@ -184,13 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(arguments)
     try:
-        if args.speedups:
+        if getattr(args, "speedups", False):
             environment.reexec_with_speedups(arguments)
         runner = {
             "http": _run_http,
             "check": _run_check,
             "profile": _run_profile,
             "imports": _run_imports,
+            "report": _run_report,
         }
         return runner[args.scenario](args)
     except BenchError as exc:

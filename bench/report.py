@@ -56,6 +56,16 @@ def http_verdict(results: dict[str, Any], name: str = "stellate") -> list[str]:
             f"{name} {label}: {value:.2f}x Starlette (target {sense} {target:.2f}x): "
             + ("met" if met else "MISSED")
         )
+    # A busy machine can inflate the baseline's median start more than the slower
+    # app's, hiding a real gap; the fastest starts of each are not inflated, so the
+    # spawn target counts as met only when both ratios meet it.
+    fastest = row.get("spawn_ratio_of_minimums")
+    if fastest is not None and fastest > TARGETS["spawn_ratio"] >= row["spawn_ratio"]:
+        lines[-1] = (
+            f"{name} spawn-to-first-response time: {row['spawn_ratio']:.2f}x Starlette by "
+            f"medians but {fastest:.2f}x by fastest starts (target <= "
+            f"{TARGETS['spawn_ratio']:.2f}x): MISSED (the medians are inflated by noise)"
+        )
     return lines
 
 

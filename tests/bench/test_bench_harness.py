@@ -238,3 +238,35 @@ def test_startup_phases_are_measured_in_a_fresh_interpreter(bench: ModuleType) -
     assert phases["import app module (builds the app)"] > 0
     table = bench.imports.compare_phases(["stellate-core"], [phases])
     assert table.splitlines()[-1].endswith("TOTAL")
+
+
+def test_spawn_target_needs_both_the_median_and_the_fastest_starts(bench: ModuleType) -> None:
+    import bench.report
+
+    row = {"rps_ratio": 0.95, "cpu_efficiency_ratio": 0.89, "spawn_ratio": 1.1}
+    fast = {"summary": {"stellate": {**row, "spawn_ratio_of_minimums": 1.15}}}
+    noisy = {"summary": {"stellate": {**row, "spawn_ratio_of_minimums": 2.0}}}
+    assert bench.report.http_verdict(fast) == [
+        "stellate requests/s: 0.95x Starlette (target >= 0.90x): met",
+        "stellate CPU efficiency (Starlette µs/req ÷ Stellate µs/req): 0.89x Starlette "
+        "(target >= 0.90x): MISSED",
+        "stellate spawn-to-first-response time: 1.10x Starlette (target <= 1.20x): met",
+    ]
+    assert bench.report.http_verdict(noisy)[-1] == (
+        "stellate spawn-to-first-response time: 1.10x Starlette by medians but 2.00x by "
+        "fastest starts (target <= 1.20x): MISSED (the medians are inflated by noise)"
+    )
+    assert bench.report.http_verdict({"summary": {}}) == ["`stellate` was not measured in this run"]
+
+
+def test_report_command_rejects_a_file_that_is_not_http_results(
+    bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.__main__ import main
+
+    other = tmp_path / "other.json"
+    other.write_text('{"scenario": "orm"}')
+    assert main(["report", str(other)]) == 2
+    assert f"`{other}` is not the result of `python -m bench http`" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing.json")]) == 2
+    assert "Cannot read results file" in capsys.readouterr().err
