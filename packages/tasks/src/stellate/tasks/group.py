@@ -126,6 +126,8 @@ class TaskGroup:
     def _queue_loop(self) -> asyncio.AbstractEventLoop | None:
         for task, _, _ in self._items:
             queue = task._queue
-            if queue is not None and queue._redis_loop is not None:
-                return queue._redis_loop
+            if queue is not None:
+                loop = queue.client_loop()
+                if loop is not None:
+                    return loop
         return None

@@ -91,9 +91,10 @@ class TaskQueue:
         self.crons: list[tuple[Task[..., Any], CronSchedule]] = []
         self.failed = FailedJobStore(self)
         self._url = self.settings.redis_url
-        self._redis: ArqRedis | None = None
-        self._redis_loop: asyncio.AbstractEventLoop | None = None
-        self._connect_lock: asyncio.Lock | None = None
+        # A Redis client belongs to the event loop it was made on: one per loop (the
+        # app's, plus any a CLI command or a sync caller runs).
+        self._clients: dict[asyncio.AbstractEventLoop, ArqRedis] = {}
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._embedded: Any = None
 
     # -- registration -------------------------------------------------------------
@@ -243,18 +244,22 @@ class TaskQueue:
     async def connection(self) -> ArqRedis:
         """The Redis client of this queue, connecting (or starting embedded Redis) lazily."""
         loop = asyncio.get_running_loop()
-        if self._redis is not None and self._redis_loop is loop:
-            return self._redis
-        if self._connect_lock is None or self._redis_loop is not loop:
-            # A client (and its lock) belongs to one event loop; a new loop (a CLI
-            # command after tests, say) gets its own.
-            self._connect_lock = asyncio.Lock()
-            self._redis = None
-            self._redis_loop = loop
-        async with self._connect_lock:
-            if self._redis is None:
-                self._redis = self.new_client(await self.resolve_url())
-        return self._redis
+        client = self._clients.get(loop)
+        if client is not None:
+            return client
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            client = self._clients.get(loop)
+            if client is None:
+                client = self._clients[loop] = self.new_client(await self.resolve_url())
+        return client
+
+    def client_loop(self) -> asyncio.AbstractEventLoop | None:
+        """A running event loop (other than this thread's) that holds a client, if any."""
+        for loop in self._clients:
+            if loop.is_running() and not loop.is_closed():
+                return loop
+        return None
 
     async def resolve_url(self) -> str:
         """The Redis URL, starting the embedded Redis when none is configured."""
@@ -310,10 +315,14 @@ class TaskQueue:
             await redis.ping()
 
     async def close(self) -> None:
-        """Close the Redis client (and stop the embedded Redis this queue started)."""
-        client, self._redis = self._redis, None
-        if client is not None and self._redis_loop is asyncio.get_running_loop():
-            await client.aclose(close_connection_pool=True)
+        """Close the Redis clients (and stop the embedded Redis this queue started)."""
+        current = asyncio.get_running_loop()
+        clients, self._clients, self._locks = self._clients, {}, {}
+        for loop, client in clients.items():
+            if loop is current:
+                await client.aclose(close_connection_pool=True)
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(client.aclose(close_connection_pool=True), loop)
         embedded, self._embedded = self._embedded, None
         if embedded is not None:
             from stellate.tasks.embedded import stop_embedded_redis
