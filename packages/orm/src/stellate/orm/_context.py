@@ -20,6 +20,17 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _filter_value_error(field: Field, value: Any) -> FieldError:
+    where = f"`{field.model.__name__}.{field.name}`"
+    if field.enum_type is not None:
+        allowed = ", ".join(f"`{m.value}`" for m in field.enum_type)
+        return FieldError(f"{where} cannot match `{value!r}`: use one of {allowed}")
+    expected = getattr(field.python_type, "__name__", str(field.python_type))
+    return FieldError(
+        f"{where} holds {expected} values; cannot filter it with {type(value).__name__} `{value!r}`"
+    )
+
+
 class Query:
     """Everything a QuerySet says, as plain data (copied on every chained call)."""
 
@@ -196,10 +207,19 @@ class CompileContext:
         if field is None:
             return _identity
         to_db = field.to_db_value
+        accepted = field.filter_types()
+        enum_type = field.enum_type
 
         def convert(value: Any) -> Any:
             if isinstance(value, Model):
                 value = value.pk
+            if accepted is not None and not isinstance(value, accepted):
+                raise _filter_value_error(field, value)
+            if enum_type is not None and not isinstance(value, enum_type):
+                try:
+                    value = enum_type(value)
+                except ValueError:
+                    raise _filter_value_error(field, value) from None
             return to_db(value)
 
         return convert

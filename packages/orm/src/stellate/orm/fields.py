@@ -326,6 +326,21 @@ class Field(_FieldBase):  # type: ignore[misc]
             return f"${index}::text::jsonb"
         return f"${index}"
 
+    def filter_types(self) -> tuple[type, ...] | None:
+        """Types a filter value for this field may have (``None``: not checked)."""
+        if type(self).to_db_value is not Field.to_db_value or self.enum_type is not None:
+            return None
+        if not isinstance(self.python_type, type):
+            return None
+        accepted = _ACCEPTED.get(self.python_type)
+        if accepted is None or self.is_json:
+            return None
+        if self.python_type is dt.date:
+            return (dt.date,)
+        if self.python_type is float:
+            return (float, int, Decimal)
+        return accepted
+
     def get_default(self) -> Any:
         """The default for a new instance (calls a callable default)."""
         default = self.default
