@@ -555,3 +555,12 @@ def test_session_state_detection(sql: str, expected: bool) -> None:
     from stellate.orm.pool import sets_session_state
 
     assert sets_session_state(sql) is expected
+
+
+async def test_a_pool_used_from_another_event_loop_is_a_clear_error(own_db: Database) -> None:
+    async def in_other_loop() -> object:
+        return await own_db.fetchval("SELECT 1")
+
+    with pytest.raises(DatabaseNotConnectedError, match="connected in another event loop"):
+        await asyncio.to_thread(asyncio.run, in_other_loop())
+    assert await own_db.fetchval("SELECT 1") == 1  # untouched in its own loop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -229,3 +230,22 @@ async def test_pgbouncer_mode_sends_no_startup_parameters(
         # PgBouncer rejects unknown startup parameters, so none are sent.
         assert await app.db.query_val("SHOW application_name") == ""
         assert await app.db.query_val("SHOW statement_timeout") == "0"
+
+
+async def test_an_app_run_in_another_loop_opens_its_own_pool(
+    clean_env: pytest.MonkeyPatch, database: Database, test_url: str
+) -> None:
+    # A CLI command under test runs the app in asyncio.run(): the session's test pool
+    # belongs to another loop, so the app connects with its own settings.
+    app = App(plugins=["orm"], settings={"orm": {"database_url": test_url, "pool_size": 1}})
+
+    async def run_app() -> tuple[bool, object]:
+        async with AppClient(app):
+            return app.db is not database and app.db._state is not database._state, (
+                await get_db().query_val("SELECT 'own pool'")
+            )
+
+    separate, answer = await asyncio.to_thread(asyncio.run, run_app())
+    assert separate
+    assert answer == "own pool"
+    assert get_db() is database

@@ -12,16 +12,25 @@ import asyncio
 import contextlib
 import inspect
 import os
-import re
-import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from stellate.core.exceptions import ImproperlyConfigured
+# get_db and friends live in _registry (no import of this module) and are re-exported
+# here, where users and the ORM import them from.
+from stellate.orm._registry import (
+    DatabaseNotConfiguredError,
+    activate,
+    active_databases,
+    get_db,
+    on_commit,
+    restore,
+    testing_databases,
+    transaction,
+)
+from stellate.orm._urls import check_url, describe_connect_error, mask_url
 from stellate.orm.pool import PoolManager, ResetMode, sets_session_state
 from stellate.orm.transactions import (
     IsolationLevel,
@@ -39,11 +48,15 @@ __all__ = [
     "DatabaseNotConfiguredError",
     "QueryEvent",
     "QueryObserver",
+    "activate",
     "active_databases",
+    "check_url",
     "connect",
     "get_db",
     "mask_url",
     "on_commit",
+    "restore",
+    "testing_databases",
     "transaction",
 ]
 
@@ -72,10 +85,6 @@ QueryObserver = Callable[[QueryEvent], None]
 
 class DatabaseConnectionError(ConnectionError):
     """The database could not be reached or refused the connection."""
-
-
-class DatabaseNotConfiguredError(ImproperlyConfigured):
-    """No database (or no database with the requested alias) is configured."""
 
 
 class _SharedState:
@@ -235,7 +244,7 @@ class Database:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise DatabaseConnectionError(
                 f"Cannot connect database `{self.alias}` at `{mask_url(self.url)}`: "
-                f"{_describe_connect_error(exc)}"
+                f"{describe_connect_error(exc)}"
             ) from exc
 
     async def close(self, *, grace_period: float | None = 10.0) -> None:
@@ -600,142 +609,6 @@ async def _await(awaitable: Any) -> None:
     await run_callbacks([lambda: awaitable])
 
 
-# -- the active databases ----------------------------------------------------------------
-
-
-class _ActiveDatabases:
-    """The databases ``get_db()`` returns.
-
-    Process-wide on purpose: the ORM reaches its database from any task (request
-    handlers run in tasks the lifespan never saw, so a contextvar set at startup would
-    not reach them). It is set only at runtime (app startup, ``connect()``, the pytest
-    fixtures), never at import time, and restored when they end.
-    """
-
-    __slots__ = ("databases", "testing")
-
-    def __init__(self) -> None:
-        self.databases: Mapping[str, Database] = {}
-        self.testing = False
-
-
-_ACTIVE = _ActiveDatabases()
-
-
-def activate(
-    databases: Mapping[str, Database], *, testing: bool = False
-) -> tuple[Mapping[str, Database], bool]:
-    """Make ``databases`` the ones ``get_db()`` returns; returns what to restore."""
-    previous = (_ACTIVE.databases, _ACTIVE.testing)
-    _ACTIVE.databases = dict(databases)
-    _ACTIVE.testing = testing
-    return previous
-
-
-def restore(previous: tuple[Mapping[str, Database], bool]) -> None:
-    """Undo :func:`activate`."""
-    _ACTIVE.databases, _ACTIVE.testing = previous
-
-
-def active_databases() -> Mapping[str, Database]:
-    """The databases ``get_db()`` currently returns, by alias."""
-    return _ACTIVE.databases
-
-
-def test_databases() -> Mapping[str, Database] | None:
-    """The active databases when the pytest fixtures installed them, else ``None``."""
-    return _ACTIVE.databases if _ACTIVE.testing else None
-
-
-def get_db(alias: str | None = "default") -> Database:
-    """The database registered under ``alias`` by the orm plugin or :func:`connect`.
-
-    Args:
-        alias: the database alias; ``None`` means ``"default"`` (a model without
-            ``Meta.database``).
-
-    Raises:
-        DatabaseNotConfiguredError: none is configured, or none under ``alias``.
-    """
-    try:
-        return _ACTIVE.databases[alias or "default"]
-    except KeyError:
-        alias = alias or "default"
-    configured = _ACTIVE.databases
-    if not configured:
-        raise DatabaseNotConfiguredError(
-            "No database is configured: enable the `orm` plugin "
-            '(App(plugins=["orm"])) and start the app, or open one in scripts and tests '
-            "with `async with stellate.orm.connect(url):`"
-        ) from None
-    names = ", ".join(f"`{name}`" for name in configured)
-    raise DatabaseNotConfiguredError(
-        f"No database alias `{alias}` (configured: {names}): add it to STELLATE_DATABASES, "
-        f'e.g. STELLATE_DATABASES=\'{{"{alias}": "postgresql://user@host:5432/db"}}\', or '
-        "fix the alias in Meta.database / get_db()"
-    ) from None
-
-
-def transaction(
-    using: str = "default",
-    *,
-    isolation: IsolationLevel | None = None,
-    readonly: bool = False,
-    deferrable: bool = False,
-) -> Transaction:
-    """``get_db(using).transaction(...)``: a transaction on the database ``using``."""
-    return get_db(using).transaction(isolation=isolation, readonly=readonly, deferrable=deferrable)
-
-
-def on_commit(callback: OnCommitCallback, *, using: str = "default") -> None:
-    """``get_db(using).on_commit(callback)``: run ``callback`` after the commit."""
-    get_db(using).on_commit(callback)
-
-
-# -- URLs and errors -------------------------------------------------------------------
-
-_SCHEMES = ("postgresql", "postgres")
-
-
-def check_url(url: str, *, source: str) -> None:
-    """Raise a clear error when ``url`` is not a PostgreSQL URL."""
-    scheme = urlsplit(url).scheme if "://" in url else ""
-    if scheme not in _SCHEMES:
-        raise DatabaseNotConfiguredError(
-            f"{source} `{mask_url(url)}` is not a PostgreSQL URL: write it as "
-            "postgresql://user:password@host:5432/dbname"
-        )
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for logs and errors."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(unparseable URL)"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _describe_connect_error(exc: BaseException) -> str:
-    if isinstance(exc, asyncpg.InvalidCatalogNameError):
-        return f"{exc}; create it (createdb) or fix the database name in the URL"
-    if isinstance(
-        exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError
-    ):
-        return f"{exc}; check the user and password in the URL"
-    if isinstance(exc, socket.gaierror):
-        return f"the host name does not resolve ({exc.strerror}); fix the host in the URL"
-    if isinstance(exc, ConnectionRefusedError | OSError) and not isinstance(exc, TimeoutError):
-        return f"{exc.strerror or exc}; is PostgreSQL running and listening on that host and port?"
-    if isinstance(exc, TimeoutError):
-        return "no answer before the connect timeout; check the host, port and firewall"
-    message = re.sub(r"\s+", " ", str(exc)).strip()
-    return f"{type(exc).__name__}: {message}"
-
-
 @contextlib.asynccontextmanager
 async def connect(
     url: str | None = None, *, alias: str = "default", **options: Any
@@ -761,7 +634,8 @@ async def connect(
     if url is not None:
         db = Database(url, alias=alias, **options)
         await db.connect()
-        previous = activate({**_ACTIVE.databases, alias: db}, testing=_ACTIVE.testing)
+        testing = testing_databases() is not None
+        previous = activate({**active_databases(), alias: db}, testing=testing)
         try:
             yield db
         finally:

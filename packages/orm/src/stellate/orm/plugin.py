@@ -15,7 +15,7 @@ import msgspec
 
 from stellate.core import Plugin
 from stellate.core.exceptions import ImproperlyConfigured
-from stellate.orm.database import Database, activate, restore, test_databases
+from stellate.orm.database import Database, activate, restore, testing_databases
 from stellate.orm.settings import OrmSettings, build_databases
 
 if TYPE_CHECKING:
@@ -81,8 +81,10 @@ async def open_databases(
     every alias shares the test database and its per-test transaction, so requests
     of an app under test see the test's rows and roll back with them.
     """
-    testing = test_databases()
-    if testing is not None:
+    testing = testing_databases()
+    # A test that runs the app in a loop of its own (a CLI command's asyncio.run) cannot
+    # use the test pool, which belongs to the session loop: it opens its databases.
+    if testing is not None and testing["default"]._state.manager.in_running_loop():
         for alias, db in databases.items():
             db.share(testing.get(alias) or testing["default"])
         yield databases

@@ -205,6 +205,13 @@ class PoolManager:
                 "`async with stellate.orm.connect(url):`, or enable the `orm` plugin and run "
                 "the app's startup"
             )
+        if pool._loop is not asyncio.get_running_loop():
+            # asyncpg would hang or corrupt the connection's protocol state instead.
+            raise DatabaseNotConnectedError(
+                f"Database `{self._alias}` was connected in another event loop than this "
+                "one: a pool belongs to the loop that opened it. Open a Database inside "
+                "each asyncio.run() (`async with stellate.orm.connect(url):`)"
+            )
         if pool.get_idle_size():
             # A connected idle connection is queued, so this returns without waiting;
             # skipping the timeout here saves asyncpg's wait_for task on the hot path.
@@ -224,6 +231,11 @@ class PoolManager:
             await connection.close()
             return await self.acquire()
         return connection
+
+    def in_running_loop(self) -> bool:
+        """Whether the pool is open and belongs to the running event loop."""
+        pool = self.pool
+        return pool is not None and pool._loop is asyncio.get_running_loop()
 
     async def release(self, connection: Any) -> None:
         """Give ``connection`` back (shielded from cancellation; resets when needed)."""
