@@ -1,7 +1,80 @@
-"""stellate.rest."""
+"""stellate.rest: viewsets, serializers, pagination, filtering and permissions."""
 
 from __future__ import annotations
 
+from stellate.rest.exceptions import (
+    PROBLEM_CONTENT_TYPE,
+    APIException,
+    Conflict,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    PreconditionFailed,
+    Throttled,
+    ValidationError,
+    problem_response,
+)
+from stellate.rest.pagination import BasePagination, CursorPagination, PageNumberPagination
+from stellate.rest.permissions import (
+    SAFE_METHODS,
+    AllowAny,
+    BasePermission,
+    IsAdminUser,
+    IsAuthenticated,
+    IsAuthenticatedOrReadOnly,
+)
 from stellate.rest.plugin import RestPlugin
+from stellate.rest.routers import Router
+from stellate.rest.serializers import ModelSerializer, ReadOnlyField, model_serializer_for
+from stellate.rest.views import APIView, action
+from stellate.rest.viewsets import (
+    CreateModelMixin,
+    DestroyModelMixin,
+    GenericViewSet,
+    ListModelMixin,
+    ModelViewSet,
+    ReadOnlyModelViewSet,
+    RetrieveModelMixin,
+    UpdateModelMixin,
+)
 
-__all__ = ["RestPlugin"]
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "SAFE_METHODS",
+    "APIException",
+    "APIView",
+    "AllowAny",
+    "BasePagination",
+    "BasePermission",
+    "Conflict",
+    "CreateModelMixin",
+    "CursorPagination",
+    "DestroyModelMixin",
+    "GenericViewSet",
+    "IsAdminUser",
+    "IsAuthenticated",
+    "IsAuthenticatedOrReadOnly",
+    "ListModelMixin",
+    "MethodNotAllowed",
+    "ModelSerializer",
+    "ModelViewSet",
+    "NotAuthenticated",
+    "NotFound",
+    "PageNumberPagination",
+    "ParseError",
+    "PermissionDenied",
+    "PreconditionFailed",
+    "ReadOnlyField",
+    "ReadOnlyModelViewSet",
+    "RestPlugin",
+    "RetrieveModelMixin",
+    "Router",
+    "Throttled",
+    "UpdateModelMixin",
+    "ValidationError",
+    "action",
+    "model_serializer_for",
+    "problem_response",
+]
