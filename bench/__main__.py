@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     http.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds (2)")
     http.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
     http.add_argument(
-        "--spawn-rounds", type=int, default=5, help="extra spawn-only starts per framework (5)"
+        "--spawn-rounds", type=int, default=10, help="extra spawn-only starts per framework (10)"
     )
     http.add_argument("--server-core", type=int, default=0)
     http.add_argument("--wrk-core", type=int, default=1)

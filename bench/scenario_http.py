@@ -33,7 +33,7 @@ class HttpOptions:
     seconds: float = 8.0
     warmup_seconds: float = 2.0
     connections: int = 64
-    spawn_rounds: int = 5
+    spawn_rounds: int = 10
     server_core: int = 0
     wrk_core: int = 1
     speedups: bool = True
