@@ -256,11 +256,15 @@ def test_plugin_command_clashing_with_a_builtin(make_app: MakeApp) -> None:
 # -- plugins --------------------------------------------------------------------------
 
 
+def _rows(output: str) -> dict[str, str]:
+    return {line.split()[0]: line for line in output.splitlines()[2:] if line.strip()}
+
+
 def test_plugins_with_an_app(make_app: MakeApp) -> None:
     spec = make_app(PLUGIN_APP)
     result = invoke("--app", spec, "plugins")
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line for line in result.output.splitlines()[2:] if line.strip()}
+    rows = _rows(result.output)
     assert "enabled (#1)" in rows["greeter"]
     # stellate-plugin-hello is installed in the workspace but this app does not name it.
     assert "stellate-plugin-hello" in rows["hello"]
@@ -272,11 +276,14 @@ def test_plugins_without_an_app_reads_stellate_plugins(make_app: MakeApp) -> Non
     result = invoke("plugins", env={"STELLATE_PLUGINS": "hello,nothere"})
     assert result.exit_code == 0, result.output
     assert "STELLATE_PLUGINS=hello,nothere would enable" in result.output
-    rows = {line.split()[0]: line for line in result.output.splitlines()[2:] if line.strip()}
+    rows = _rows(result.output)
     assert "enabled by STELLATE_PLUGINS" in rows["hello"]
     assert "stellate-plugin-hello" in rows["hello"]
-    assert "disabled: not in plugins list / STELLATE_PLUGINS" in rows["orm"]
-    assert "missing: not installed" in rows["nothere"]
+    assert "missing: not installed: install the distribution" in rows["nothere"]
+    result = invoke("plugins", env={"STELLATE_PLUGINS": ""})
+    assert "disabled: not in plugins list / STELLATE_PLUGINS" in _rows(result.output)["hello"]
+    result = invoke("plugins", env={"STELLATE_PLUGINS": "installed"})
+    assert "enabled by STELLATE_PLUGINS" in _rows(result.output)["hello"]
 
 
 # -- check ----------------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""Per-package test sessions, each in its own environment, plus lint, types, examples, bench.
+
+Run one with ``uv run nox -s core`` (list them with ``uv run nox -l``).
+
+Each package session installs only that package, what it depends on and the test
+tools, with ``uv sync --package stellate-<name>`` into the session's own virtualenv
+(``UV_PROJECT_ENVIRONMENT``). ``uv run --package`` would not do: it runs in the shared
+``.venv``, where every workspace package is installed, so a missing dependency
+would go unnoticed. The session then checks which ``stellate.*`` packages are
+importable before running ``pytest tests/<name>``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES = ("core", "orm", "rest", "auth", "tasks", "admin")
+#: pytest's exit code when it collected no tests (a package whose tests are not written yet).
+NO_TESTS_COLLECTED = 5
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = [*PACKAGES, "lint", "typecheck", "examples"]
+
+
+def _stellate_dependencies(name: str) -> set[str]:
+    """``name`` and every stellate package it depends on, transitively, from the pyprojects."""
+    found: set[str] = set()
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        if current in found:
+            continue
+        found.add(current)
+        project = tomllib.loads((ROOT / "packages" / current / "pyproject.toml").read_text())
+        for requirement in project["project"].get("dependencies", []):
+            if requirement.startswith("stellate-"):
+                dependency = requirement.removeprefix("stellate-")
+                pending.append(dependency.split("[")[0].split(">")[0].split("=")[0].strip())
+    return found
+
+
+def _sync(session: nox.Session, *args: str) -> None:
+    """``uv sync`` the lock file into this session's virtualenv."""
+    env = {"UV_PROJECT_ENVIRONMENT": str(session.virtualenv.location)}
+    session.run_install("uv", "sync", "--locked", *args, env=env, external=True)
+
+
+def _check_isolation(session: nox.Session, expected: set[str]) -> None:
+    code = (
+        "import importlib.util, sys\n"
+        f"names = {sorted(PACKAGES)!r}\n"
+        "found = sorted(n for n in names if importlib.util.find_spec('stellate.' + n))\n"
+        f"expected = {sorted(expected)!r}\n"
+        "print('stellate packages installed:', ', '.join(found))\n"
+        "if found != expected:\n"
+        "    sys.exit(f'expected exactly {expected}, found {found}')\n"
+    )
+    session.run("python", "-c", code)
+
+
+def _run_pytest(session: nox.Session, *paths: str) -> None:
+    # Arguments after `--` replace the default paths: `uv run nox -s core -- tests/core -x`.
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        *(session.posargs or paths),
+        success_codes=[0, NO_TESTS_COLLECTED],
+    )
+
+
+def _package_session(name: str) -> None:
+    @nox.session(name=name)
+    def tests(session: nox.Session) -> None:
+        _sync(session, "--package", f"stellate-{name}", "--group", "dev", "--all-extras")
+        if name == "core":
+            # The example third-party plugin depends on core alone; core's tests use it.
+            session.run_install(
+                "uv", "pip", "install", "--no-deps", "--python", session.virtualenv.location,
+                str(ROOT / "examples" / "plugin_hello"), external=True,
+            )  # fmt: skip
+        _check_isolation(session, _stellate_dependencies(name))
+        test_dir = ROOT / "tests" / name
+        if not any(test_dir.rglob("test_*.py")):
+            session.skip(f"tests/{name}/ has no test files yet")
+        _run_pytest(session, f"tests/{name}")
+
+    tests.__doc__ = f"Test stellate-{name} installed alone (with its dependencies)."
+
+
+for _name in PACKAGES:
+    _package_session(_name)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format check) and the import-linter layering contracts."""
+    _sync(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on every package, and on the examples."""
+    _sync(session)
+    session.run("mypy")
+    session.run("mypy", "--strict", "examples/hello", "examples/plugin_hello/src")
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """The example app and the example plugin, with only stellate-core installed."""
+    _sync(session, "--package", "stellate-plugin-hello", "--group", "dev")
+    _check_isolation(session, {"core"})
+    _run_pytest(session, "tests/core/test_core_examples.py", "tests/core/test_core_plugin_hello.py")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks (bench/): ``uv run nox -s bench -- http`` passes arguments through."""
+    if not (ROOT / "bench" / "__main__.py").is_file():
+        session.error("bench/__main__.py is missing: the benchmark harness is not in this checkout")
+    _sync(session)
+    session.run("python", "-m", "bench", *(session.posargs or ["http"]))
