@@ -28,6 +28,8 @@ class TasksPlugin(Plugin):
 
     name: ClassVar[str] = "tasks"
     requires: ClassVar[tuple[str, ...]] = ()
+    # With the orm plugin, the outbox relay needs the database connected first.
+    after: ClassVar[tuple[str, ...]] = ("orm",)
     settings: ClassVar[type[TasksSettings]] = TasksSettings
     env_prefix: ClassVar[str | None] = "STELLATE_"
     extensions: ClassVar[tuple[str, ...]] = ("tasks", "task", "cron")
@@ -47,6 +49,11 @@ class TasksPlugin(Plugin):
         for module in config.tasks_modules:
             queue.include(module)
         app.add_lifespan(queue.lifespan)
+        if any(plugin.name == "orm" for plugin in app.plugins):
+            from stellate.tasks.outbox import relay_loop
+
+            interval = config.tasks_outbox_interval
+            app.add_lifespan(lambda app: relay_loop(queue, interval=interval))
         app.add_health_check("tasks", queue.ping)
         app.add_command(worker_command(app, queue))
         app.add_command(tasks_command(app, queue))

@@ -406,11 +406,14 @@ class TaskQueue:
         *,
         queue: str,
         job_id: str | None = None,
+        defer_until: datetime | None = None,
     ) -> TaskHandle[Any]:
-        """Queue already-serialised arguments for task ``name`` (used to retry failed jobs)."""
+        """Queue already-serialised arguments for task ``name`` (failed-job retries, outbox)."""
         task = self.tasks.get(name)
         if task is not None:
-            return await self.enqueue_task(task, tuple(args), kwargs, job_id=job_id, queue=queue)
+            return await self.enqueue_task(
+                task, tuple(args), kwargs, job_id=job_id, queue=queue, defer_until=defer_until
+            )
         short_id = job_id or uuid.uuid4().hex
         async with self.redis_call(f"enqueue task `{name}`") as redis:
             job = await redis.enqueue_job(
@@ -418,6 +421,7 @@ class TaskQueue:
                 *args,
                 _job_id=self.prefix + short_id,
                 _queue_name=self.queue_key(queue),
+                _defer_until=defer_until,
                 **kwargs,
             )
         return TaskHandle(self, short_id, task_name=name, queue_name=queue, duplicate=job is None)

@@ -34,6 +34,8 @@ class TasksSettings(msgspec.Struct, frozen=True, kw_only=True):
         tasks_shutdown_grace: seconds a stopping worker lets running jobs finish before
             cancelling them (cancelled jobs are queued again).
         tasks_failed_limit: failed-job records kept; the oldest are dropped beyond it.
+        tasks_outbox_interval: seconds between two sweeps of the ``enqueue_on_commit``
+            outbox (when the ``orm`` plugin is enabled too).
         tasks_eager: run tasks inline at enqueue (for application unit tests only).
         tasks_embedded_dir: directory of the embedded Redis.
     """
@@ -48,5 +50,6 @@ class TasksSettings(msgspec.Struct, frozen=True, kw_only=True):
     tasks_enqueue_timeout: PositiveFloat = 5.0
     tasks_shutdown_grace: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     tasks_failed_limit: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    tasks_outbox_interval: PositiveFloat = 1.0
     tasks_eager: bool = False
     tasks_embedded_dir: str = ".stellate"
