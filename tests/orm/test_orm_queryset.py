@@ -418,9 +418,27 @@ async def test_save_of_loaded_instance_updates(books: list[Book]) -> None:
     assert await Comment.objects.count() == 0
 
 
-async def test_filtering_on_an_annotation_is_explained(books: list[Book]) -> None:
-    with pytest.raises(FieldError, match="refers to the annotation `n`"):
-        await Author.objects.annotate(n=Count("books")).filter(n__gt=1)
+async def test_filters_on_annotations_use_having_and_where(books: list[Book]) -> None:
+    published = Count("books", filter=Q(books__published=True))
+    qs = Author.objects.annotate(n=Count("books"), pub=published).filter(n__gte=2)
+    compiled = qs.to_sql()
+    assert 'HAVING (COUNT("t1"."id")) >= $2' in compiled.sql
+    assert compiled.params == (True, 2)
+    assert [a.name for a in await qs] == ["Ann"]
+    assert await qs.count() == 1
+    assert await qs.exists()
+    assert await Author.objects.annotate(pub=published).filter(pub=0).values_list(
+        "name", flat=True
+    ) == ["Bob"]
+    assert [a.name for a in await qs.exclude(pub__gte=2)] == []
+    doubled = Book.objects.annotate(twice=F("pages") * 2).filter(twice__gt=250)
+    assert doubled.to_sql().sql.endswith(' WHERE (("core_books"."pages" * $2)) > $3')
+    assert doubled.to_sql().params == (2, 2, 250)
+    assert await doubled.order_by("id").values_list("title", flat=True) == ["beta", "Gamma 50%"]
+    with pytest.raises(FieldError, match="aggregate"):
+        await qs.update(name="x")
+    with pytest.raises(FieldError, match="can be filtered"):
+        Book.objects.annotate(twice=F("pages") * 2).filter(pages__lt=F("twice")).to_sql()
 
 
 async def test_select_for_update_inside_a_transaction(books: list[Book]) -> None:

@@ -39,6 +39,7 @@ class Query:
         "defer",
         "distinct",
         "for_update",
+        "having",
         "limit",
         "model",
         "offset",
@@ -54,6 +55,7 @@ class Query:
     def __init__(self, model: type[Model]) -> None:
         self.model = model
         self.where: tuple[Q, ...] = ()
+        self.having: tuple[Q, ...] = ()
         self.order_by: tuple[str, ...] = ()
         self.limit: int | None = None
         self.offset: int | None = None
@@ -95,6 +97,7 @@ class Query:
         """What decides the SQL text (everything but the parameter values)."""
         return (
             tuple(q_shape(q) for q in self.where),
+            tuple(q_shape(q) for q in self.having),
             self.order_by,
             self.limit is None,
             self.offset is None,
@@ -108,12 +111,19 @@ class Query:
             self.for_update,
         )
 
-    def flatten(self, out: list[Any]) -> None:
-        """Raw parameter values in compile order: annotations, where, limit, offset."""
-        for expr in self.annotations.values():
-            expr.flatten(out)
+    def flatten(self, out: list[Any], *, select_annotations: bool = True) -> None:
+        """Raw parameter values in compile order: annotations, where, having, limit, offset.
+
+        ``select_annotations=False`` for COUNT/EXISTS, which do not select them.
+        """
+        annotations = self.annotations
+        if select_annotations:
+            for expr in annotations.values():
+                expr.flatten(out)
         for q in self.where:
-            q_flatten(q, out)
+            q_flatten(q, out, annotations)
+        for q in self.having:
+            q_flatten(q, out, annotations)
         if self.limit is not None:
             out.append(self.limit)
         if self.offset is not None:
@@ -145,14 +155,19 @@ def q_shape(q: Q) -> tuple[Any, ...]:
     return (q.connector, q.negated, tuple(parts))
 
 
-def q_flatten(q: Q, out: list[Any]) -> None:
+def q_flatten(q: Q, out: list[Any], annotations: dict[str, Expression] | None = None) -> None:
     for child in q.children:
         if isinstance(child, Q):
-            q_flatten(child, out)
+            q_flatten(child, out, annotations)
         elif isinstance(child, Expression):
             child.flatten(out)
         else:
             key, value = child
+            if annotations:
+                # A condition on an annotation repeats the annotation's expression.
+                referenced = annotations.get(key.split("__", 1)[0])
+                if referenced is not None:
+                    referenced.flatten(out)
             if value is None or key.endswith("__isnull"):
                 continue
             if isinstance(value, Expression):
@@ -163,6 +178,17 @@ def q_flatten(q: Q, out: list[Any]) -> None:
                 out.extend(value)
             else:
                 out.append(value)
+
+
+def q_references(q: Q, names: set[str] | frozenset[str]) -> bool:
+    """Whether any condition of ``q`` starts with one of ``names``."""
+    for child in q.children:
+        if isinstance(child, Q):
+            if q_references(child, names):
+                return True
+        elif not isinstance(child, Expression) and child[0].split("__", 1)[0] in names:
+            return True
+    return False
 
 
 class Join:
@@ -268,7 +294,9 @@ class CompileContext:
             join = self.joins[path] = Join(alias, source, sql)
         return join.model, join.alias
 
-    def resolve(self, key: str) -> tuple[str, Field | None, list[str]]:
+    def resolve(
+        self, key: str, *, allow_annotations: bool = False
+    ) -> tuple[str, Field | None, list[str]]:
         """``author__name__icontains`` -> (column SQL, field, remaining lookup parts)."""
         parts = key.split("__")
         model = self.model
@@ -312,16 +340,19 @@ class CompileContext:
                     return f"{ref}.{quote_name(pk.column)}", pk, rest
                 i += 1
                 continue
-            if i == 0 and self.annotation_names and name in self.annotation_names:
-                raise FieldError(
-                    f"`{key}` refers to the annotation `{name}`, which cannot be filtered in "
-                    "the same query; filter on the underlying fields instead"
-                )
+            if i == 0 and name in self.annotations:
+                if not allow_annotations:
+                    raise FieldError(
+                        f"`{key}` refers to the annotation `{name}`, which can be filtered "
+                        f"(`filter({name}__gt=...)`) and ordered by, but not used inside "
+                        "another expression; repeat its expression instead"
+                    )
+                return f"({self.annotations[name].compile(self)})", None, rest
             valid = [*meta.fields, *meta.relations, *meta.reverse_relations]
             raise unknown_name_error("field", name, model.__name__, valid)
         raise FieldError(f"Empty field path in `{key}`")  # pragma: no cover
 
-    annotation_names: frozenset[str] = frozenset()
+    annotations: dict[str, Expression] = {}  # noqa: RUF012 - replaced per compile, never mutated
 
     def column(self, key: str) -> tuple[str, Field | None]:
         """Column SQL for a plain field path (no lookups allowed)."""
@@ -348,7 +379,7 @@ class CompileContext:
     # -- conditions -------------------------------------------------------------------------
 
     def compile_leaf(self, key: str, value: Any) -> str:
-        column, field, rest = self.resolve(key)
+        column, field, rest = self.resolve(key, allow_annotations=True)
         lookup = "exact"
         for index, part in enumerate(rest):
             if part in TRANSFORMS and index < len(rest):

@@ -133,7 +133,7 @@ def compile_select(query: Query, kind: str = "select") -> tuple[SelectPlan, tupl
         plan = _build_select(query, kind)
         cache[key] = plan
     raws: list[Any] = []
-    query.flatten(raws)
+    query.flatten(raws, select_annotations=kind not in ("count", "exists"))
     return plan, bind(plan.transforms, raws)
 
 
@@ -221,10 +221,12 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
     group_by: list[str] = []
     has_aggregate = any(expr.contains_aggregate for expr in query.annotations.values())
     plan.model = model
-    ctx.annotation_names = frozenset(query.annotations)
+    ctx.annotations = query.annotations
 
     if kind in ("count", "exists"):
         plan.mode = kind
+        if has_aggregate:
+            group_by.append(f"{ref}.{quote_name(meta.pk.column)}")
     elif kind == "aggregate":
         plan.mode = "aggregate"
     elif query.values_mode is None:
@@ -311,6 +313,8 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
         plan.names = tuple(query.annotations)
     conditions = [ctx.compile_q(q) for q in query.where]
     where = " AND ".join(f"({c})" if len(query.where) > 1 else c for c in conditions)
+    having_parts = [ctx.compile_q(q) for q in query.having]
+    having = " AND ".join(f"({c})" if len(query.having) > 1 else c for c in having_parts)
     order: list[str] = []
     if kind not in ("count", "aggregate"):
         for item in query.order_by:
@@ -333,7 +337,11 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
         select = "SELECT COUNT(*)"
     elif kind == "count" and query.distinct and query.values_mode is not None:
         # Counting distinct values counts distinct rows of exactly those columns.
-        value_columns = [ctx.column(name)[0] for name in query.values_fields or meta.field_names]
+        value_columns = [
+            ctx.column(name)[0]
+            for name in query.values_fields or meta.field_names
+            if name not in query.annotations
+        ]
         select = f"SELECT DISTINCT {', '.join(value_columns)}"
     elif kind == "count":
         select = f"SELECT {'DISTINCT ' if query.distinct else ''}{ref}.{quote_name(meta.pk.column)}"
@@ -344,6 +352,8 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
         sql += f" WHERE {where}"
     if group_by and has_aggregate and kind != "aggregate":
         sql += f" GROUP BY {', '.join(group_by)}"
+    if having:
+        sql += f" HAVING {having}"
     if order:
         sql += f" ORDER BY {', '.join(order)}"
     if kind == "exists" and limit is None:
@@ -373,6 +383,12 @@ def _where_for_write(query: Query, ctx: CompileContext, verb: str) -> str:
         raise FieldError(
             f"Cannot {verb} a sliced queryset (limit/offset); filter on the primary key instead"
         )
+    if query.having:
+        raise FieldError(
+            f"Cannot {verb} rows selected by a condition on an aggregate; select their "
+            f"primary keys first: `.filter(pk__in=qs.values('pk'))`"
+        )
+    ctx.annotations = query.annotations
     conditions = [ctx.compile_q(q) for q in query.where]
     where = " AND ".join(f"({c})" for c in conditions)
     if ctx.joins:
@@ -453,7 +469,7 @@ def compile_update(
             value.flatten(raws)
         else:
             raws.append(value)
-    query.flatten(raws)
+    query.flatten(raws, select_annotations=False)
     return entry[0], bind(entry[1], raws)
 
 
@@ -468,5 +484,5 @@ def compile_delete(query: Query) -> tuple[str, tuple[Any, ...]]:
         entry = (f"DELETE FROM {query.model._meta.qtable}{where}", ctx.transforms)
         cache[key] = entry
     raws: list[Any] = []
-    query.flatten(raws)
+    query.flatten(raws, select_annotations=False)
     return entry[0], bind(entry[1], raws)

@@ -380,7 +380,7 @@ class Exists(Expression):
         return ("EXISTS", self.negated, self.queryset._query.shape())
 
     def flatten(self, out: list[Any]) -> None:
-        self.queryset._query.flatten(out)
+        self.queryset._query.flatten(out, select_annotations=False)
 
     def compile(self, ctx: CompileContext) -> str:
         from stellate.orm.compiler import compile_exists_subquery

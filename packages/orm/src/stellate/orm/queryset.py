@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Generator, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from stellate.orm import _execute
-from stellate.orm._context import Query
+from stellate.orm._context import Query, q_references
 from stellate.orm._hydrate import hydrate
 from stellate.orm.compiler import (
     CompiledQuery,
@@ -67,15 +67,22 @@ class QuerySet(Generic[M]):
         """Rows matching every condition (``Q`` objects, expressions, ``field__lookup=``)."""
         if not conditions and not lookups:
             return self
+        return self._add_condition(Q(*conditions, **lookups))
+
+    def _add_condition(self, condition: Q) -> QuerySet[M]:
         qs = self._chain()
-        qs._query.where = (*qs._query.where, Q(*conditions, **lookups))
+        query = qs._query
+        aggregates = {n for n, e in query.annotations.items() if e.contains_aggregate}
+        if aggregates and q_references(condition, aggregates):
+            # Conditions on aggregates are evaluated after grouping.
+            query.having = (*query.having, condition)
+        else:
+            query.where = (*query.where, condition)
         return qs
 
     def exclude(self, *conditions: Q | Expression, **lookups: Any) -> QuerySet[M]:
         """Rows matching none of the conditions taken together."""
-        qs = self._chain()
-        qs._query.where = (*qs._query.where, ~Q(*conditions, **lookups))
-        return qs
+        return self._add_condition(~Q(*conditions, **lookups))
 
     def order_by(self, *fields: str) -> QuerySet[M]:
         """Order by fields (``"-created_at"`` descending, ``"author__name"``, ``"?"``)."""
