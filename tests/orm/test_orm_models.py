@@ -59,6 +59,7 @@ def test_python_types_map_to_column_types() -> None:
         j: dict[str, Any] = Field()
         k: list[int] = Field()
         m: Status | None = Field(default=None)
+        n: Any = Field(default=None)
 
     types = {f.name: f.db_type() for f in Everything._meta.field_list}
     assert types == {
@@ -75,6 +76,7 @@ def test_python_types_map_to_column_types() -> None:
         "j": "JSONB",
         "k": "JSONB",
         "m": "TEXT",
+        "n": "JSONB",
     }
     assert Everything._meta.fields["m"].nullable
 

@@ -285,6 +285,8 @@ class Field(_FieldBase):  # type: ignore[misc]
             return "SERIAL"
         if ptype in _SIMPLE_TYPES:
             return _SIMPLE_TYPES[ptype]
+        if ptype is typing.Any:
+            return "JSONB"
         raise TypeError(
             f"No column type for `{self.model.__name__}.{self.name}` annotated `{ptype!r}`; "
             "use a supported type (int, float, str, bool, datetime, date, Decimal, UUID, "

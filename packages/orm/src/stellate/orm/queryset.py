@@ -259,7 +259,7 @@ class QuerySet(Generic[M]):
     async def last(self) -> M | None:
         """The last row (reversed ordering, by primary key unless ordered), or ``None``."""
         order = self._query.order_by or (self.model._meta.pk.name,)
-        flipped = tuple(o[1:] if o.startswith("-") else f"-{o}" for o in order)
+        flipped = tuple(o if o == "?" else o[1:] if o.startswith("-") else f"-{o}" for o in order)
         rows = await self.order_by(*flipped).limit(1)._fetch()
         return rows[0] if rows else None
 
