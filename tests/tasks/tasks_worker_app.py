@@ -1,4 +1,4 @@
-"""An app for worker-process tests: run as ``python -m stellate.tasks worker tasks_worker_app:app``.
+"""An app for worker-process tests: ``stellate --app tasks_worker_app:app worker``.
 
 Configured from the environment (STELLATE_REDIS_URL, STELLATE_TASKS_PREFIX) by the
 tests that start it; each run of ``slow`` increments a Redis counter, so a test can

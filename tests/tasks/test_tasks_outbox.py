@@ -165,3 +165,40 @@ async def test_job_committed_by_a_process_that_died_is_relayed_later(
         assert await handle.result(timeout=5) == 42
     assert await _outbox_rows(orm_db, app) == 0
     assert await relay_outbox(app.tasks, orm_db) == 0
+
+
+async def test_app_with_orm_and_tasks_relays_on_commit(redis_url: str) -> None:
+    from tasks_helpers import new_prefix
+
+    from stellate.core.testing import AppClient
+    from stellate.orm import get_db
+    from stellate.tasks.outbox import OUTBOX_TABLE, enqueue_on_commit
+
+    app = App(
+        plugins=["orm", "tasks"],
+        settings={
+            "orm": {"database_url": DATABASE_URL},
+            "tasks": {"redis_url": redis_url, "tasks_prefix": new_prefix()},
+        },
+    )
+    assert [plugin.name for plugin in app.plugins] == ["orm", "tasks"]
+
+    @app.task
+    async def notify(order: int) -> str:
+        return f"order {order} confirmed"
+
+    @app.post("/orders/{order:int}")
+    async def create(request: Any, order: int) -> dict[str, str]:
+        async with get_db().transaction():
+            job_id = await enqueue_on_commit(notify, order)
+        return {"job": job_id}
+
+    async with AppClient(app) as client, app.tasks.worker():
+        response = await client.post("/orders/12")
+        assert response.status_code == 200
+        handle = app.tasks.handle(response.json()["job"], notify)
+        assert await handle.result(timeout=5) == "order 12 confirmed"
+        leftover = await get_db().fetchval(
+            f"SELECT count(*) FROM {OUTBOX_TABLE} WHERE prefix = $1", app.tasks.prefix
+        )
+        assert leftover == 0

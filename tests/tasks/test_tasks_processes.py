@@ -30,8 +30,10 @@ def _start_worker(redis_url: str, prefix: str, *args: str) -> subprocess.Popen[b
         "STELLATE_TASKS_SHUTDOWN_GRACE": "5",
         "PYTHONPATH": str(HERE),
     }
+    # The real `stellate` command, which loads the app's plugin commands.
+    stellate = str(Path(sys.executable).parent / "stellate")
     return subprocess.Popen(
-        [sys.executable, "-m", "stellate.tasks", "worker", "tasks_worker_app:app", *args],
+        [stellate, "--app", "tasks_worker_app:app", "worker", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,15 @@ def worker_command(app: App, queue: TaskQueue) -> click.Command:
         queues: tuple[str, ...], concurrency: int | None, burst: bool, poll_delay: float | None
     ) -> None:
         """Run a worker for this app's tasks (with the app's startup and shutdown)."""
+
+        if not logging.getLogger().handlers:
+            logging.basicConfig(
+                level=app.settings.log_level.upper(),
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
+        # Stellate logs one structured line per job (id, task, try, duration, outcome);
+        # arq's own per-job lines would repeat them.
+        logging.getLogger("arq").setLevel(logging.WARNING)
 
         async def main() -> None:
             runner = queue.worker(
