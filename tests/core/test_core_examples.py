@@ -1,12 +1,14 @@
-"""The hello example (examples/hello): its routes over HTTP, and served by uvicorn."""
+"""The hello example over HTTP and under uvicorn, and the core README's examples."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -104,3 +106,29 @@ async def test_served_by_uvicorn_from_the_repository_root() -> None:
             echo = await http.post("/echo", json={"text": "hi"})
     assert index.json() == {"message": "Hello, world!"}
     assert echo.json() == {"text": "hi", "repeat": 1}
+
+
+def _python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), re.DOTALL)
+
+
+async def test_core_readme_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STELLATE_PLUGINS", raising=False)
+    minimal, plugin = _python_blocks(ROOT / "packages" / "core" / "README.md")[:2]
+    namespace: dict[str, Any] = {"__name__": "readme_minimal"}
+    exec(compile(minimal, "README.md", "exec"), namespace)
+    async with AppClient(namespace["app"]) as http:
+        assert (await http.get("/notes/7")).json() == {"id": 7, "text": "hello"}
+        missing = await http.get("/notes/101")
+        assert missing.status_code == 404
+        assert missing.json() == {"detail": "Note 101 not found"}
+        assert (await http.post("/notes", json={"text": "x"})).json() == {"text": "x"}
+        assert (await http.post("/notes", json={})).status_code == 422
+        assert (await http.post("/notes", content=b"{")).status_code == 400
+        assert (await http.get("/health")).status_code == 200
+
+    namespace = {"__name__": "readme_plugin"}
+    exec(compile(plugin, "README.md", "exec"), namespace)
+    app = App(plugins=[namespace["HelloPlugin"]()])
+    async with AppClient(app) as http:
+        assert (await http.get("/hello")).json() == {"hello": "world"}

@@ -9,6 +9,7 @@ STELLATE_PLUGINS) changes the app, and that merely installing it changes nothing
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -231,3 +232,17 @@ def test_installed_but_not_named_changes_nothing(hello_env: Env) -> None:
     assert bare.returncode == 0
     assert next(line.split()[0] for line in bare.stdout.splitlines()[2:] if line.strip()) == "hello"
     assert "disabled: not in plugins list / STELLATE_PLUGINS" in bare.stdout
+
+
+# -- the guide quotes the example verbatim ------------------------------------------
+
+_QUOTED = re.compile(r"<!-- verbatim: (?P<path>\S+) -->\n```\w+\n(?P<code>.*?)```", re.DOTALL)
+
+
+def test_writing_plugins_guide_quotes_the_example() -> None:
+    guide = (ROOT / "docs" / "writing-plugins.md").read_text()
+    quotes = list(_QUOTED.finditer(guide))
+    assert len(quotes) >= 5
+    for quote in quotes:
+        source = (ROOT / quote["path"]).read_text()
+        assert quote["code"] in source, f"the guide's block from {quote['path']} no longer matches"
