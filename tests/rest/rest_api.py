@@ -164,7 +164,6 @@ def make_app() -> App:
     router.register("publishers", PublisherViewSet)
     app = App(plugins=["orm", "rest"], settings={"secret_key": SECRET_KEY})
     app.use(TestPrincipal)
-    app.include(router, prefix="/api")
 
     @app.get("/api/items/")
     async def list_items(request: Request) -> Any:
@@ -183,4 +182,6 @@ def make_app() -> App:
         # stellate-orm errors raised by a plain handler still get the API error shape.
         return await Item.objects.create(**body)
 
+    # After the routes above: the `/api` mount answers every path under it.
+    app.include(router, prefix="/api")
     return app

@@ -199,6 +199,8 @@ async def test_unique_violation_is_409_naming_the_constraint(
     assert problem["code"] == "unique"
     assert "rest_books_isbn_key" in problem["detail"]
     assert problem["errors"] == {"isbn": ["A row with this `isbn` already exists"]}
+    # The write ran in a savepoint: the connection (here the test transaction) still works.
+    assert await Book.objects.filter(isbn=taken).count() == 1
 
 
 async def test_foreign_key_violation_is_409(client: AppClient, library: dict[str, Any]) -> None:

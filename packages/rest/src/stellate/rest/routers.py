@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute
 
 from stellate.core.routing import HandlerRoute
+from stellate.rest.views import ALL_METHODS
 from stellate.rest.viewsets import GenericViewSet
 
 if TYPE_CHECKING:
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Endpoint", "Router"]
 
-_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _LIST_ACTIONS = {"get": "list", "post": "create"}
 _DETAIL_ACTIONS = {
     "get": "retrieve",
@@ -133,7 +133,7 @@ class Router:
     ) -> HandlerRoute:
         # Every method reaches the view, which answers an unsupported one itself: a 405
         # in the problem+json shape with an `Allow` header.
-        route = HandlerRoute(path, viewset.as_view(mapping), methods=_ALL_METHODS, name=name)
+        route = HandlerRoute(path, viewset.as_view(mapping), methods=ALL_METHODS, name=name)
         route.rest_endpoint = Endpoint(path, viewset, mapping, "{pk" in path)  # type: ignore[attr-defined]
         return route
 

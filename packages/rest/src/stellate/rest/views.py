@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from starlette.responses import Response as StarletteResponse
 
 from stellate.core.responses import to_response
+from stellate.core.routing import HandlerRoute
 from stellate.rest.exceptions import (
     APIException,
     MethodNotAllowed,
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
     from stellate.core.requests import Request
     from stellate.rest.throttling import BaseThrottle
 
-__all__ = ["APIView", "ActionInfo", "action"]
+__all__ = ["ALL_METHODS", "APIView", "ActionInfo", "action"]
+
+#: Every method a view route accepts (the view answers 405 for those it lacks).
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 Handler = Callable[..., Awaitable[Any]]
 _HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -175,6 +179,18 @@ class APIView:
         handler.view_class = cls  # type: ignore[attr-defined]
         handler.actions = dict(mapping)  # type: ignore[attr-defined]
         return handler
+
+    @classmethod
+    def as_route(cls, path: str, *, name: str | None = None) -> HandlerRoute:
+        """A route for ``path`` that sends every HTTP method to this view.
+
+        Unlike ``app.add_route(path, View.as_view())`` (GET only unless ``methods=``
+        is given), the view itself answers methods it lacks with a 405 and ``Allow``.
+
+        Example:
+            ``app.include([Stats.as_route("/api/stats")])``
+        """
+        return HandlerRoute(path, cls.as_view(), methods=ALL_METHODS, name=name)
 
     async def dispatch(self, request: Request, **kwargs: Any) -> StarletteResponse:
         """Check permissions and throttles, run the handler, render errors."""

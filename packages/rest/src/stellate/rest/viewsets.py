@@ -12,6 +12,7 @@ A viewset groups the endpoints of one resource; a ``Router`` maps them to URLs::
 
 from __future__ import annotations
 
+import contextlib
 import typing
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from starlette.responses import Response as StarletteResponse
 
 from stellate.core.responses import JSONResponse
+from stellate.orm.database import get_db
 from stellate.orm.models import Model
 from stellate.rest.exceptions import NotFound
 from stellate.rest.filters import (
@@ -87,6 +89,8 @@ class GenericViewSet(APIView):
     ordering: ClassVar[str | Sequence[str] | None] = None
     lookup_field: ClassVar[str] = "pk"
     lookup_url_kwarg: ClassVar[str] = "pk"
+    #: Run each create/update/destroy (with its perform_* hook) in one transaction.
+    atomic_writes: ClassVar[bool] = True
 
     def __init__(self, request: Request, action: str | None = None) -> None:
         super().__init__(request, action)
@@ -237,6 +241,16 @@ class GenericViewSet(APIView):
         """Delete ``instance``."""
         await instance.delete()
 
+    def write_transaction(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The transaction a write runs in (a savepoint inside an outer transaction).
+
+        A failing write (say a unique violation) then leaves the connection usable,
+        and the writes of a ``perform_*`` hook land together or not at all.
+        """
+        if not self.atomic_writes:
+            return contextlib.nullcontext()
+        return get_db(self.get_model()._meta.database).transaction()
+
     async def _reload_for_output(self, instance: Any) -> Any:
         # Nested output reads relations a fresh INSERT/UPDATE did not load: fetch them
         # with the same joins a read uses (one query), only when there are any.
@@ -277,7 +291,8 @@ class CreateModelMixin:
     async def create(self: Any, request: Request, **kwargs: Any) -> StarletteResponse:
         serializer = self.get_serializer(data=await request.body())
         await serializer.is_valid()
-        await self.perform_create(serializer)
+        async with self.write_transaction():
+            await self.perform_create(serializer)
         instance = await self._reload_for_output(serializer.instance)
         return JSONResponse(self.get_serializer(instance).data, status_code=201)
 
@@ -291,7 +306,8 @@ class UpdateModelMixin:
         instance = await self.get_object()
         serializer = self.get_serializer(instance, data=await request.body(), partial=partial)
         await serializer.is_valid()
-        await self.perform_update(serializer)
+        async with self.write_transaction():
+            await self.perform_update(serializer)
         instance = await self._reload_for_output(serializer.instance)
         return JSONResponse(self.get_serializer(instance).data)
 
@@ -304,7 +320,8 @@ class DestroyModelMixin:
 
     async def destroy(self: Any, request: Request, **kwargs: Any) -> StarletteResponse:
         instance = await self.get_object()
-        await self.perform_destroy(instance)
+        async with self.write_transaction():
+            await self.perform_destroy(instance)
         return StarletteResponse(status_code=204)
 
 
