@@ -10,8 +10,10 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import asyncpg
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -454,3 +456,20 @@ def test_embedded_database_when_nothing_is_configured(project: Project, tmp_path
     assert ok(project.run("showmigrations", env=embedded)) == "[X] 0001_create_authors_books\n"  # type: ignore[arg-type]
     # ... and the machine's database was not touched.
     assert project.sql("SELECT to_regclass('stellate_migrations') AS t")[0]["t"] is None
+
+
+def test_commands_use_the_database_of_the_loaded_app(project: Project) -> None:
+    from stellate.core import App
+
+    project.write_models(MODELS_V1)
+    ok(project.run("makemigrations"))
+    # What the `stellate` CLI does: the root context holds the app it loaded.
+    app = App(plugins=["orm"], settings={"orm": {"database_url": project.url}})
+    root = click.Group("stellate", commands=MIGRATION_COMMANDS)
+    env = {"STELLATE_DATABASE_URL": None, "DATABASE_URL": None, "STELLATE_ENV": "production"}
+    args = ["migrate", "--migrations-dir", str(project.migrations)]
+    result = CliRunner().invoke(root, args, obj=SimpleNamespace(app=app), env=env)  # type: ignore[arg-type]
+    assert result.exit_code == 0, result.output
+    assert "Done: 1 applied" in result.output
+    rows = project.sql("SELECT name FROM stellate_migrations")
+    assert [r["name"] for r in rows] == ["0001_create_authors_books"]
