@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from orm_core_models import Author, Book, Comment, Status
 
 from stellate.orm import (
@@ -257,9 +259,6 @@ def test_select_for_update() -> None:
 
 
 # -- the per-shape SQL cache binds new values exactly as a fresh compile would ----------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _LEAVES = [
     ("title", st.text(max_size=5)),
