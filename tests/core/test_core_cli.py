@@ -384,11 +384,14 @@ def test_entropy_estimate() -> None:
 # -- run ------------------------------------------------------------------------------
 
 
-async def test_run_serves_the_app_over_http(make_app: MakeApp, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_run_serves_the_app_over_http(
+    make_app: MakeApp, tmp_path: Path, workers: str
+) -> None:
     spec = make_app(HELLO)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLATE_")}
-    command = [str(BIN / "stellate"), "run", spec, "--port", str(port), "--log-level", "warning"]
+    command = [str(BIN / "stellate"), "run", spec, "--port", str(port), "--workers", workers]
     with serving(command, port, cwd=tmp_path, env=env) as url:
         async with httpx.AsyncClient(base_url=url) as http:
             response = await http.get("/items/7")

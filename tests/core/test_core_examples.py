@@ -99,7 +99,8 @@ async def test_served_by_uvicorn_from_the_repository_root() -> None:
     # What the README's `uv run uvicorn examples.hello.app:app` does.
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLATE_")}
-    command = [sys.executable, "-m", "uvicorn", "examples.hello.app:app", "--port", str(port)]
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    command = [uvicorn, "examples.hello.app:app", "--port", str(port)]
     with serving(command, port, cwd=ROOT, env=env) as url:
         async with httpx.AsyncClient(base_url=url) as http:
             index = await http.get("/")
