@@ -458,3 +458,19 @@ async def test_wrong_filter_values_name_the_field(
         with pytest.raises(FieldError, match=r"`Book\.status` cannot match `'gone'`: use one of"):
             await Book.objects.filter(status__in=["draft", "gone"]).all()
     assert await Book.objects.filter(status__in=["draft", Status.ARCHIVED]).count() == 2
+
+
+async def test_missing_table_names_the_model_and_the_fix(db: Any) -> None:
+    from stellate.orm import MissingTableError
+
+    with pytest.raises(MissingTableError, match=r"model `Author`.*stellate migrate"):
+        async with transaction():
+            await Author.objects.count()
+
+
+async def test_values_the_column_type_rejects_name_the_query(author: Author) -> None:
+    from stellate.orm import QueryValueError
+
+    with pytest.raises(QueryValueError, match=r"in a `Author` query: UPDATE"):
+        async with transaction():
+            await Author.objects.filter(id=author.id).update(age=F("age") + "x")

@@ -14,11 +14,13 @@ __all__ = [
     "FieldError",
     "ForeignKeyViolation",
     "IntegrityError",
+    "MissingTableError",
     "MultipleObjectsReturned",
     "NotLoadedError",
     "NotNullViolation",
     "ObjectDoesNotExist",
     "OrmError",
+    "QueryValueError",
     "UniqueViolation",
     "ValidationError",
     "translate_integrity_error",
@@ -71,6 +73,14 @@ class ValidationError(OrmError, ValueError):
 
 class NotLoadedError(OrmError, AttributeError):
     """An attribute was read that this instance did not load; attribute access never queries."""
+
+
+class MissingTableError(OrmError):
+    """The model's table does not exist in the database the model is routed to."""
+
+
+class QueryValueError(OrmError, ValueError):
+    """A parameter value could not be sent as its column's type (the message has the SQL)."""
 
 
 class ObjectDoesNotExist(OrmError, LookupError):
