@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rest_models import Account, Author, Book, Format, Item, Publisher, Review, TestPrincipal
+from rest_models import Account, Author, Book, Format, Item, PrincipalFromHeader, Publisher, Review
 
 from stellate.core import App, HTTPException, Request
 from stellate.core.dataloader import DataLoader
@@ -163,7 +163,7 @@ def make_app() -> App:
     router.register("accounts", AccountViewSet)
     router.register("publishers", PublisherViewSet)
     app = App(plugins=["orm", "rest"], settings={"secret_key": SECRET_KEY})
-    app.use(TestPrincipal)
+    app.use(PrincipalFromHeader)
 
     @app.get("/api/items/")
     async def list_items(request: Request) -> Any:

@@ -75,7 +75,7 @@ class Account(Model):
 ALL_MODELS = (Publisher, Author, Book, Review, Account)
 
 
-class TestPrincipal:
+class PrincipalFromHeader:
     """Sets ``scope["user"]`` from an ``X-Test-User`` JSON header, as auth middleware does.
 
     The REST layer only reads ``request.user``; stellate-auth is not a dependency of it,

@@ -28,6 +28,15 @@ from stellate.rest.permissions import (
 from stellate.rest.plugin import RestPlugin
 from stellate.rest.routers import Router
 from stellate.rest.serializers import ModelSerializer, ReadOnlyField, model_serializer_for
+from stellate.rest.throttling import (
+    AnonRateThrottle,
+    BaseThrottle,
+    MemoryThrottleStore,
+    PostgresThrottleStore,
+    ScopedRateThrottle,
+    SimpleRateThrottle,
+    UserRateThrottle,
+)
 from stellate.rest.views import APIView, action
 from stellate.rest.viewsets import (
     CreateModelMixin,
@@ -46,8 +55,10 @@ __all__ = [
     "APIException",
     "APIView",
     "AllowAny",
+    "AnonRateThrottle",
     "BasePagination",
     "BasePermission",
+    "BaseThrottle",
     "Conflict",
     "CreateModelMixin",
     "CursorPagination",
@@ -57,6 +68,7 @@ __all__ = [
     "IsAuthenticated",
     "IsAuthenticatedOrReadOnly",
     "ListModelMixin",
+    "MemoryThrottleStore",
     "MethodNotAllowed",
     "ModelSerializer",
     "ModelViewSet",
@@ -65,14 +77,18 @@ __all__ = [
     "PageNumberPagination",
     "ParseError",
     "PermissionDenied",
+    "PostgresThrottleStore",
     "PreconditionFailed",
     "ReadOnlyField",
     "ReadOnlyModelViewSet",
     "RestPlugin",
     "RetrieveModelMixin",
     "Router",
+    "ScopedRateThrottle",
+    "SimpleRateThrottle",
     "Throttled",
     "UpdateModelMixin",
+    "UserRateThrottle",
     "ValidationError",
     "action",
     "model_serializer_for",

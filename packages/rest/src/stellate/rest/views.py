@@ -133,6 +133,7 @@ class APIView:
         self.action = action
         self.kwargs: dict[str, Any] = {}
         self._overrides: dict[str, Any] = {}
+        self._rate_headers: dict[str, str] = {}
 
     def __getattribute__(self, name: str) -> Any:
         # An action's `@action(permission_classes=...)` overrides win for its request.
@@ -203,9 +204,12 @@ class APIView:
         try:
             await self.initial(request)
             result = await method(request, **kwargs)
-            return to_response(result)
+            response = to_response(result)
         except Exception as exc:
             return self.handle_exception(exc)
+        if self._rate_headers:
+            response.headers.update(self._rate_headers)
+        return response
 
     async def initial(self, request: Request) -> None:
         """Run before the handler: permission checks, then throttles."""
@@ -237,9 +241,18 @@ class APIView:
         raise PermissionDenied(permission.message)
 
     async def check_throttles(self, request: Request) -> None:
-        """Raise ``Throttled`` (429) when a throttle refuses the request."""
+        """Raise ``Throttled`` (429) when a throttle refuses the request.
+
+        The ``RateLimit-*`` headers of the throttle with the fewest requests left go on
+        the response.
+        """
+        tightest: int | None = None
         for throttle_class in self.throttle_classes:
-            await throttle_class().check(request, self)
+            headers = await throttle_class().check(request, self)
+            remaining = headers.get("RateLimit-Remaining")
+            if remaining is not None and (tightest is None or int(remaining) < tightest):
+                tightest = int(remaining)
+                self._rate_headers = headers
 
     def handle_exception(self, exc: Exception) -> StarletteResponse:
         """Render ``exc`` as problem details; unknown errors propagate (500)."""
