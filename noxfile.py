@@ -50,16 +50,20 @@ def _sync(session: nox.Session, *args: str) -> None:
 
 
 def _check_isolation(session: nox.Session, expected: set[str]) -> None:
+    """Fail unless exactly the ``expected`` stellate packages are importable in the session."""
+    names = ",".join(PACKAGES)
     code = (
-        "import importlib.util, sys\n"
-        f"names = {sorted(PACKAGES)!r}\n"
-        "found = sorted(n for n in names if importlib.util.find_spec('stellate.' + n))\n"
-        f"expected = {sorted(expected)!r}\n"
-        "print('stellate packages installed:', ', '.join(found))\n"
-        "if found != expected:\n"
-        "    sys.exit(f'expected exactly {expected}, found {found}')\n"
+        "import importlib.util as u; "
+        f'print(",".join(n for n in "{names}".split(",") if u.find_spec("stellate." + n)))'
     )
-    session.run("python", "-c", code)
+    output = session.run("python", "-c", code, silent=True)
+    found = {name for name in str(output).strip().split(",") if name}
+    session.log(f"stellate packages installed: {', '.join(sorted(found))}")
+    if found != expected:
+        session.error(
+            f"expected exactly {sorted(expected)} installed, found {sorted(found)}: "
+            "check the dependencies in the packages' pyproject.toml"
+        )
 
 
 def _run_pytest(session: nox.Session, *paths: str) -> None:
