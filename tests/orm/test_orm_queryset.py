@@ -474,3 +474,33 @@ async def test_values_the_column_type_rejects_name_the_query(author: Author) -> 
     with pytest.raises(QueryValueError, match=r"in a `Author` query: UPDATE"):
         async with transaction():
             await Author.objects.filter(id=author.id).update(age=F("age") + "x")
+
+
+async def test_values_before_annotate_groups_after_keeps_rows(books: list[Book]) -> None:
+    await Author.objects.create(name="Ann", email="ann2@example.com")
+    per_author = await (
+        Author.objects.annotate(n=Count("books")).values("name", "n").order_by("name", "-n")
+    )
+    assert per_author == [{"name": "Ann", "n": 3}, {"name": "Ann", "n": 0}, {"name": "Bob", "n": 1}]
+    per_name = await Author.objects.values("name").annotate(n=Count("books")).order_by("name")
+    assert per_name == [{"name": "Ann", "n": 3}, {"name": "Bob", "n": 1}]
+
+
+async def test_readme_models_and_querysets_example_runs(db: Any) -> None:
+    import ast
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).parents[2] / "packages" / "orm" / "README.md"
+    section = readme.read_text().split("## Models and querysets", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    definitions, statements = code.split("\n\n\nauthor = ", 1)
+    namespace: dict[str, Any] = {"__name__": "readme_example"}
+    exec(compile(definitions, "README.md", "exec"), namespace)
+    await create_tables(namespace["Author"], namespace["Book"])
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    await eval(compile("author = " + statements, "README.md", "exec", flags=flags), namespace)
+    assert namespace["first"].author.name == "Frank"
+    assert [b.title for b in namespace["books"]] == ["Dune"]
+    assert namespace["counts"] == []
+    assert (await namespace["Book"].objects.get(id=namespace["book"].id)).pages == 1

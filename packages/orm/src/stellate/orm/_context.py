@@ -39,6 +39,7 @@ class Query:
         "defer",
         "distinct",
         "for_update",
+        "group_by_values",
         "having",
         "limit",
         "model",
@@ -56,6 +57,9 @@ class Query:
         self.model = model
         self.where: tuple[Q, ...] = ()
         self.having: tuple[Q, ...] = ()
+        # values(...).annotate(...) groups by those values; annotate(...).values(...)
+        # keeps one group per row (Django's rule).
+        self.group_by_values = False
         self.order_by: tuple[str, ...] = ()
         self.limit: int | None = None
         self.offset: int | None = None
@@ -109,6 +113,7 @@ class Query:
             self.values_mode,
             self.values_fields,
             self.for_update,
+            self.group_by_values,
         )
 
     def flatten(self, out: list[Any], *, select_annotations: bool = True) -> None:

@@ -300,6 +300,8 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
             if value_field is not None and value_field.needs_from_db:
                 converters.append((key, value_field.from_db_value))
         columns.extend(sql for name, sql in annotation_columns.items() if name not in keys)
+        if not query.group_by_values:
+            group_by.insert(0, f"{ref}.{quote_name(meta.pk.column)}")
         plan.names = tuple(keys)
         plan.converters = tuple(converters)
         if query.values_mode == "flat" and len(plan.names) != 1:

@@ -173,6 +173,8 @@ class QuerySet(Generic[M]):
                 )
         qs = self._chain()
         qs._query.annotations = {**qs._query.annotations, **expressions}
+        if qs._query.values_mode is not None:
+            qs._query.group_by_values = True
         if qs._query.values_fields:
             # values(...).annotate(...): the new annotations join the returned keys.
             qs._query.values_fields = (*qs._query.values_fields, *expressions)
