@@ -148,3 +148,49 @@ async def test_cascade_and_set_null_on_delete(library: dict[str, Any]) -> None:
     assert ann.publisher_id is None
     await library["bob"].delete()
     assert await Book.objects.filter(author_id=library["bob"].id).count() == 0
+
+
+async def test_many_to_many_add_set_clear_and_prefetch(db: Any, assert_num_queries: Any) -> None:
+    from typing import ClassVar
+
+    from stellate.orm import Field, ManyToManyField, Model
+    from stellate.orm.schema import create_table_sql
+
+    class Label(Model):
+        class Meta:
+            table = "core_labels"
+
+        id: int = Field(primary_key=True, auto=True)
+        name: str = Field()
+
+    class Note(Model):
+        class Meta:
+            table = "core_notes"
+
+        id: int = Field(primary_key=True, auto=True)
+        labels: ClassVar = ManyToManyField(Label)
+
+    statements = create_table_sql(Note)
+    assert statements[1].startswith('CREATE TABLE "core_notes_core_labels" (')
+    assert (
+        '"note_id" INTEGER NOT NULL REFERENCES "core_notes" ("id") ON DELETE CASCADE'
+        in (statements[1])
+    )
+    await create_tables(Label, Note)
+    red, green, blue = [await Label.objects.create(name=n) for n in ("red", "green", "blue")]
+    one, two = await Note.objects.create(), await Note.objects.create()
+    await Note.labels.add(one, red, green, red)
+    await Note.labels.add(two, blue.id)
+    async with assert_num_queries(2):
+        notes = await Note.objects.prefetch_related(Prefetch("labels", to_attr="tags")).order_by(
+            "id"
+        )
+    assert [[label.name for label in note.tags] for note in notes] == [["red", "green"], ["blue"]]
+    with pytest.raises(NotLoadedError, match=r'prefetch_related\("labels"\)'):
+        _ = one.labels
+    await Note.labels.set(one, [blue])
+    assert [label.name for label in await one.fetch("labels")] == ["blue"]
+    await Note.labels.clear(one)
+    assert await one.fetch("labels") == []
+    await red.delete()
+    assert [label.name for label in await two.fetch("labels")] == ["blue"]
