@@ -439,6 +439,15 @@ def test_new_scaffolds_a_project_whose_tests_pass(tmp_path: Path) -> None:
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "4 passed" in tests.stdout
+    # The generated code is clean by the usual linters' defaults.
+    lint = subprocess.run(
+        [str(BIN / "ruff"), "check", "--isolated", "--select", "E,F,W,I,UP,B", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert lint.returncode == 0, lint.stdout
     # The generated app is a valid app for the CLI too.
     routes = subprocess.run(
         [str(BIN / "stellate"), "--app", "app:app", "routes"],

@@ -42,7 +42,6 @@ Run it with `stellate run app:app --reload` (or `uvicorn app:app`).
 from __future__ import annotations
 
 import msgspec
-
 from stellate.core import App, Request
 
 # Plugins come from STELLATE_PLUGINS unless you list them: App(plugins=["orm", "rest"]).
@@ -73,9 +72,9 @@ _CONFTEST = Template('''\
 from __future__ import annotations
 
 import pytest
+from stellate.core import App
 
 from app import app as application
-from stellate.core import App
 
 
 @pytest.fixture
