@@ -15,7 +15,6 @@ from stellate.orm.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from stellate.orm.database import Database
     from stellate.orm.models import Model
 
 _TRANSLATED = (
@@ -36,10 +35,6 @@ def _translate(exc: Exception, model: type[Model], sql: str) -> Exception:
         )
     short = sql if len(sql) <= 200 else sql[:200] + "..."
     return QueryValueError(f"{exc} in a `{model.__name__}` query: {short}")
-
-
-def database_for(model: type[Model]) -> Database:
-    return get_db(model._meta.database)
 
 
 async def fetch(model: type[Model], sql: str, params: Sequence[Any]) -> list[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -387,6 +386,3 @@ class Exists(Expression):
 
         sql = compile_exists_subquery(self.queryset._query, ctx)
         return f"{'NOT ' if self.negated else ''}EXISTS ({sql})"
-
-
-Transform = Callable[[Any], Any]

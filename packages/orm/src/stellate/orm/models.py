@@ -11,7 +11,6 @@ from stellate.orm import exceptions
 from stellate.orm._relations import ForwardRelation, LoadedKey, ReverseRelation
 from stellate.orm.exceptions import (
     FieldError,
-    NotLoadedError,
     ValidationError,
     unknown_name_error,
 )
@@ -517,11 +516,3 @@ class Model(metaclass=ModelMeta):
             if name in data:
                 data[name] = convert(data[name])
         return obj
-
-    def _require(self, name: str) -> Any:
-        try:
-            return self.__dict__[name]
-        except KeyError:
-            raise NotLoadedError(
-                f"`{type(self).__name__}.{name}` is not loaded; `await obj.fetch({name!r})`"
-            ) from None
