@@ -154,6 +154,7 @@ def test_proxy_shares_table_and_exceptions() -> None:
     assert list(PublishedBook._meta.fields) == list(Book._meta.fields)
     assert issubclass(PublishedBook.DoesNotExist, Book.DoesNotExist)
     assert create_table_sql(PublishedBook) == []
+    assert Author._meta.reverse_relations["books"][0] is Book
 
 
 def test_per_model_exceptions() -> None:

@@ -295,8 +295,8 @@ class ModelMeta(type):
 
 
 def _install_reverse(field: Field) -> None:
-    if field.related_name is None or field.model._meta.abstract:
-        return
+    if field.related_name is None or field.model._meta.abstract or field.model._meta.proxy:
+        return  # a proxy shares its concrete model's table and reverse relations
     target = field.related_model
     existing = target._meta.reverse_relations.get(field.related_name)
     if existing is not None and existing[1] is not field:
