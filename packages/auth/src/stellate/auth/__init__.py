@@ -28,7 +28,7 @@ from stellate.auth.sessions import SessionAuth
 from stellate.auth.settings import AuthSettings
 from stellate.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from stellate.auth.throttle import LoginThrottle
-from stellate.auth.users import User, UserExistsError, UserStore
+from stellate.auth.users import UserExistsError, UserRecord, UserStore
 from stellate.auth.validators import PasswordValidationError, validate_password
 
 __all__ = [
@@ -53,8 +53,8 @@ __all__ = [
     "SecurityLog",
     "SecurityRecord",
     "SessionAuth",
-    "User",
     "UserExistsError",
+    "UserRecord",
     "UserStore",
     "csrf_input",
     "csrf_token",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from stellate.auth.users import User
+from stellate.auth.users import UserRecord
 from stellate.core.signing import TokenEngine
 
 __all__ = ["AccountTokens"]
@@ -39,7 +39,7 @@ class AccountTokens:
         self.reset_ttl = reset_ttl
         self.verify_ttl = verify_ttl
 
-    def password_reset_token(self, user: User) -> str:
+    def password_reset_token(self, user: UserRecord) -> str:
         """A token that lets its holder set ``user``'s password once."""
         return self.reset_engine.encode_data(
             {"u": user.id, "p": user.password_fingerprint}, ttl=self.reset_ttl
@@ -49,20 +49,20 @@ class AccountTokens:
         """The user id in a validly signed, unexpired reset token (not yet matched)."""
         return _user_id(self.reset_engine.decode_data(token))
 
-    def password_reset_matches(self, token: str, user: User) -> bool:
+    def password_reset_matches(self, token: str, user: UserRecord) -> bool:
         """Whether ``token`` is a valid reset token for ``user``'s current password."""
         data = self.reset_engine.decode_data(token)
         if _user_id(data) != user.id or not isinstance(data.get("p"), str):
             return False
         return hmac.compare_digest(data["p"].encode(), user.password_fingerprint.encode())
 
-    def email_verification_token(self, user: User) -> str:
+    def email_verification_token(self, user: UserRecord) -> str:
         """A token proving that whoever holds it receives mail at ``user.email``."""
         return self.verify_engine.encode_data(
             {"u": user.id, "e": user.email.lower()}, ttl=self.verify_ttl
         )
 
-    def email_verification_matches(self, token: str, user: User) -> bool:
+    def email_verification_matches(self, token: str, user: UserRecord) -> bool:
         """Whether ``token`` verifies ``user``'s current address."""
         data = self.verify_engine.decode_data(token)
         if _user_id(data) != user.id or not isinstance(data.get("e"), str):

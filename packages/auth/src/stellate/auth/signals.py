@@ -1,7 +1,7 @@
 """Signals sent by the auth routes; connect receivers to react to logins and logouts.
 
 Receivers get the app as sender and keyword arguments: ``request`` always, ``user``
-(a :class:`~stellate.auth.users.User`) for ``user_logged_in`` / ``user_logged_out``,
+(a :class:`~stellate.auth.users.UserRecord`) for ``user_logged_in`` / ``user_logged_out``,
 ``username`` for ``user_login_failed``. Passwords are never passed.
 
 Example:

@@ -18,14 +18,14 @@ from stellate.auth.passwords import PasswordHasher
 from stellate.auth.principal import Principal
 from stellate.auth.validators import PasswordValidator, validate_password
 
-__all__ = ["User", "UserExistsError", "UserStore"]
+__all__ = ["UserExistsError", "UserRecord", "UserStore"]
 
 
 class UserExistsError(ValueError):
     """A user with this username already exists."""
 
 
-class User:
+class UserRecord:
     """A user row with its group names (the password hash stays private)."""
 
     __slots__ = (
@@ -93,7 +93,7 @@ class User:
         }
 
     def __repr__(self) -> str:
-        return f"<User {self.id} {self.username!r}>"
+        return f"<UserRecord {self.id} {self.username!r}>"
 
 
 class UserStore:
@@ -176,19 +176,19 @@ class UserStore:
             f"LEFT JOIN {self.groups} g ON g.id = ug.group_id WHERE {where} GROUP BY u.id"
         )
 
-    async def get(self, user_id: int) -> User | None:
+    async def get(self, user_id: int) -> UserRecord | None:
         """The user with ``user_id`` and its groups, or ``None``."""
         row = await self.db.fetchrow(self._select("u.id = $1"), user_id)
-        return None if row is None else User(row)
+        return None if row is None else UserRecord(row)
 
-    async def get_by_username(self, username: str) -> User | None:
+    async def get_by_username(self, username: str) -> UserRecord | None:
         """The user named ``username`` (case-insensitive) and its groups, or ``None``."""
         row = await self.db.fetchrow(
             self._select("lower(u.username) = lower($1)"), username.strip()
         )
-        return None if row is None else User(row)
+        return None if row is None else UserRecord(row)
 
-    async def get_by_email(self, email: str) -> User | None:
+    async def get_by_email(self, email: str) -> UserRecord | None:
         """The oldest active user with ``email`` (case-insensitive), or ``None``."""
         email = email.strip()
         if not email:
@@ -197,9 +197,9 @@ class UserStore:
             self._select("lower(u.email) = lower($1) AND u.is_active") + " ORDER BY u.id LIMIT 1",
             email,
         )
-        return None if row is None else User(row)
+        return None if row is None else UserRecord(row)
 
-    async def mark_email_verified(self, user: User) -> None:
+    async def mark_email_verified(self, user: UserRecord) -> None:
         """Record that ``user`` proved they receive mail at their address."""
         await self.db.execute(
             f"UPDATE {self.users} SET email_verified = true WHERE id = $1", user.id
@@ -229,7 +229,7 @@ class UserStore:
         is_active: bool = True,
         groups: Iterable[str] = (),
         validate: bool = True,
-    ) -> User:
+    ) -> UserRecord:
         """Create a user; ``password=None`` makes an account that cannot log in.
 
         Raises:
@@ -262,7 +262,7 @@ class UserStore:
         assert user is not None  # just inserted
         return user
 
-    async def authenticate(self, username: str, password: str) -> tuple[User | None, bool]:
+    async def authenticate(self, username: str, password: str) -> tuple[UserRecord | None, bool]:
         """Check a username and password.
 
         Returns:
@@ -285,12 +285,12 @@ class UserStore:
             user._password = upgraded
         return user, upgraded is not None
 
-    async def verify_password(self, user: User, password: str) -> bool:
+    async def verify_password(self, user: UserRecord, password: str) -> bool:
         """Whether ``password`` is ``user``'s current password (off the event loop)."""
         return await self.hasher.verify_async(password, user._password)
 
     async def set_password(
-        self, user: User, password: str | None, *, validate: bool = True
+        self, user: UserRecord, password: str | None, *, validate: bool = True
     ) -> None:
         """Store a new password for ``user`` (``None``: unusable, the account cannot log in).
 
@@ -305,7 +305,7 @@ class UserStore:
         )
         user._password = encoded
 
-    async def record_login(self, user: User) -> None:
+    async def record_login(self, user: UserRecord) -> None:
         """Set ``last_login`` to now."""
         await self.db.execute(f"UPDATE {self.users} SET last_login = now() WHERE id = $1", user.id)
 
@@ -360,7 +360,7 @@ class UserStore:
         )
         return {row["codename"] for row in rows}
 
-    async def has_perm(self, user: Principal | User, codename: str) -> bool:
+    async def has_perm(self, user: Principal | UserRecord, codename: str) -> bool:
         """Whether ``user`` holds ``codename``; active superusers hold every permission."""
         _check_codename(codename)
         if user.is_superuser:
