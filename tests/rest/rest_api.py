@@ -31,7 +31,7 @@ class AuthorSerializer(ModelSerializer[Author]):
         fields = ("id", "name")
 
 
-class ReviewSerializer(ModelSerializer[Review]):
+class ReviewSummarySerializer(ModelSerializer[Review]):
     class Meta:
         model = Review
         fields = ("id", "rating", "body")
@@ -68,7 +68,7 @@ class BookSerializer(ModelSerializer[Book]):
 
 
 class BookDetailSerializer(BookSerializer):
-    reviews = ReviewSerializer(many=True)
+    reviews = ReviewSummarySerializer(many=True)
     review_count = ReadOnlyField(int)
 
     class Meta(BookSerializer.Meta):

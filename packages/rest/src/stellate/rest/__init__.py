@@ -16,6 +16,7 @@ from stellate.rest.exceptions import (
     ValidationError,
     problem_response,
 )
+from stellate.rest.openapi import OpenAPI, mount_openapi
 from stellate.rest.pagination import BasePagination, CursorPagination, PageNumberPagination
 from stellate.rest.permissions import (
     SAFE_METHODS,
@@ -74,6 +75,7 @@ __all__ = [
     "ModelViewSet",
     "NotAuthenticated",
     "NotFound",
+    "OpenAPI",
     "PageNumberPagination",
     "ParseError",
     "PermissionDenied",
@@ -92,5 +94,6 @@ __all__ = [
     "ValidationError",
     "action",
     "model_serializer_for",
+    "mount_openapi",
     "problem_response",
 ]

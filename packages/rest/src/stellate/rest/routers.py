@@ -29,11 +29,17 @@ _DETAIL_ACTIONS = {
 class Endpoint:
     """What the router generated for one URL: the viewset and its method map."""
 
-    __slots__ = ("actions", "detail", "path", "viewset")
+    __slots__ = ("actions", "basename", "detail", "path", "viewset")
 
     def __init__(
-        self, path: str, viewset: type[GenericViewSet], actions: dict[str, str], detail: bool
+        self,
+        path: str,
+        viewset: type[GenericViewSet],
+        actions: dict[str, str],
+        detail: bool,
+        basename: str,
     ) -> None:
+        self.basename = basename
         self.path = path
         self.viewset = viewset
         self.actions = actions
@@ -107,34 +113,38 @@ class Router:
                 if not info.detail:
                     path = f"/{prefix}/{info.url_path}{slash}"
                     mapping = {m.lower(): info.name for m in info.methods}
-                    routes.append(self._route(path, viewset, mapping, f"{name}-{info.url_name}"))
-                    self.endpoints.append(Endpoint(path, viewset, mapping, False))
+                    routes.append(self._route(path, viewset, mapping, name, info.url_name))
             list_map = {m: a for m, a in _LIST_ACTIONS.items() if _has(viewset, a)}
             if list_map:
                 path = f"/{prefix}{slash}"
-                routes.append(self._route(path, viewset, list_map, f"{name}-list"))
-                self.endpoints.append(Endpoint(path, viewset, list_map, False))
+                routes.append(self._route(path, viewset, list_map, name, "list"))
             for info in extras:
                 if info.detail:
                     path = f"/{prefix}/{pk}/{info.url_path}{slash}"
                     mapping = {m.lower(): info.name for m in info.methods}
-                    routes.append(self._route(path, viewset, mapping, f"{name}-{info.url_name}"))
-                    self.endpoints.append(Endpoint(path, viewset, mapping, True))
+                    routes.append(self._route(path, viewset, mapping, name, info.url_name))
             detail_map = {m: a for m, a in _DETAIL_ACTIONS.items() if _has(viewset, a)}
             if detail_map:
                 path = f"/{prefix}/{pk}{slash}"
-                routes.append(self._route(path, viewset, detail_map, f"{name}-detail"))
-                self.endpoints.append(Endpoint(path, viewset, detail_map, True))
+                routes.append(self._route(path, viewset, detail_map, name, "detail"))
         return routes
 
-    @staticmethod
     def _route(
-        path: str, viewset: type[GenericViewSet], mapping: dict[str, str], name: str
+        self,
+        path: str,
+        viewset: type[GenericViewSet],
+        mapping: dict[str, str],
+        basename: str,
+        suffix: str,
     ) -> HandlerRoute:
         # Every method reaches the view, which answers an unsupported one itself: a 405
         # in the problem+json shape with an `Allow` header.
-        route = HandlerRoute(path, viewset.as_view(mapping), methods=ALL_METHODS, name=name)
-        route.rest_endpoint = Endpoint(path, viewset, mapping, "{pk" in path)  # type: ignore[attr-defined]
+        route = HandlerRoute(
+            path, viewset.as_view(mapping), methods=ALL_METHODS, name=f"{basename}-{suffix}"
+        )
+        endpoint = Endpoint(path, viewset, mapping, "{pk" in path, basename)
+        route.rest_endpoint = endpoint  # type: ignore[attr-defined]
+        self.endpoints.append(endpoint)
         return route
 
 

@@ -165,9 +165,14 @@ class _Compiled:
                 self.select_related.append(spec.source)
             else:
                 self.prefetch_related.append(spec.source)
-        struct_name = f"{model.__name__}Write"
-        self.create_struct = _make_struct(struct_name, self.writes, partial=False)
-        self.update_struct = _make_struct(f"{model.__name__}Patch", self.writes, partial=True)
+        # Schema names (OpenAPI components): `BookDetailSerializer` -> `BookDetail`.
+        self.serializer = serializer
+        self.schema_name: str = getattr(meta, "schema_name", None) or (
+            serializer.__name__.removesuffix("Serializer") or serializer.__name__
+        )
+        self.create_struct = _make_struct(f"{self.schema_name}Input", self.writes, partial=False)
+        self.update_struct = _make_struct(f"{self.schema_name}Patch", self.writes, partial=True)
+        self._read_struct: type[msgspec.Struct] | None = None
         self.create_decoder = msgspec.json.Decoder(self.create_struct)
         self.update_decoder = msgspec.json.Decoder(self.update_struct)
         self.hooks: dict[str, Callable[..., Any]] = {
@@ -176,6 +181,26 @@ class _Compiled:
             if callable(getattr(serializer, f"validate_{spec.name}", None))
         }
         self.render = self._build_renderer()
+
+    def read_struct(self) -> type[msgspec.Struct]:
+        """A Struct describing the output (used for the OpenAPI schema, not on requests)."""
+        if self._read_struct is None:
+            fields: list[tuple[str, Any]] = []
+            for spec in self.read:
+                if spec.nested is not None:
+                    inner: Any = spec.nested.compiled().read_struct()
+                    relation = self.model._meta.relations.get(spec.source)
+                    if spec.many:
+                        kind: Any = list[inner]
+                    elif relation is None or relation.nullable:
+                        kind = inner | None
+                    else:
+                        kind = inner
+                    fields.append((spec.name, kind))
+                else:
+                    fields.append((spec.name, spec.type))
+            self._read_struct = msgspec.defstruct(self.schema_name, fields, kw_only=True)
+        return self._read_struct
 
     def _build_renderer(self) -> Callable[[Any], dict[str, Any]]:
         plain = tuple(
@@ -294,6 +319,8 @@ class ModelSerializer(Generic[M]):
       ``exclude`` removes names.
     - ``read_only_fields``: output only. Auto primary keys are always read-only.
     - ``write_only_fields``: input only (never output).
+    - ``schema_name``: the OpenAPI schema name (the class name without ``Serializer``
+      by default; output is ``<name>``, bodies ``<name>Input`` and ``<name>Patch``).
     - ``secret_fields``: never output, and not writable through the API unless also
       listed in ``fields``; fields marked ``secret`` on the model and the names in
       ``SECRET_FIELD_NAMES`` are secret too.
@@ -588,7 +615,12 @@ def model_serializer_for(
     meta_cls = type(
         "Meta",
         (),
-        {"model": model, "fields": "__all__", "read_only_fields": sorted(owned)},
+        {
+            "model": model,
+            "fields": "__all__",
+            "read_only_fields": sorted(owned),
+            "schema_name": model.__name__,
+        },
     )
     return typing.cast(
         "type[ModelSerializer[M]]",
