@@ -185,7 +185,7 @@ def test_routes_shows_method_path_name_handler_and_owner(make_app: MakeApp) -> N
     assert rows["/greet"][0] == "GET"
     assert rows["/greet"][2] == "greet"
     assert rows["/greet"][3].endswith("Greeter.setup.<locals>.greet")
-    assert " ".join(rows["/greet"][4:]) == "plugin `greeter` ((not installed: passed as an object))"
+    assert " ".join(rows["/greet"][4:]) == "plugin `greeter` (passed as an object)"
     assert rows["/"][3] == f"{module}.index"
     assert rows["/"][-1] == "app"
     # Routes of a mounted router are listed under the mount's prefix.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pathlib
 
@@ -14,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("name", PACKAGES)
 def test_all_is_complete_and_sorted(name: str) -> None:
-    module = importlib.import_module(f"stellate.{name}")
+    module = pytest.importorskip(f"stellate.{name}", reason=f"stellate-{name} is not installed")
     exported = list(module.__all__)
     assert exported == sorted(exported), f"stellate.{name}.__all__ is not sorted"
     public = {
@@ -37,4 +38,5 @@ def test_stellate_is_a_namespace_package() -> None:
     import stellate
 
     assert getattr(stellate, "__file__", None) is None
-    assert len(list(stellate.__path__)) == len(PACKAGES)
+    importable = [name for name in PACKAGES if importlib.util.find_spec(f"stellate.{name}")]
+    assert len(list(stellate.__path__)) == len(importable)

@@ -83,7 +83,7 @@ class Plugin:
     extensions: ClassVar[tuple[str, ...]] = ()
 
     config: Any = None
-    distribution: str = "(not installed: passed as an object)"
+    distribution: str = "passed as an object"
     version: str = ""
 
     def setup(self, app: App) -> None:
