@@ -1,4 +1,9 @@
-"""stellate.auth: users, argon2id passwords, signed sessions, CSRF, throttling, security log."""
+"""stellate.auth: users, argon2id passwords, signed sessions, CSRF, throttling, security log.
+
+The ORM models of the auth tables (``User``, ``Group``, ``Permission``) live in
+``stellate.auth.models`` and are not imported here: model class names are global to
+the ORM, and importing this package must not claim ``User`` for an app that has its own.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from stellate.auth.services import Auth
 from stellate.auth.sessions import SessionAuth
 from stellate.auth.settings import AuthSettings
 from stellate.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from stellate.auth.signed_keys import GeneratedAPIKey, SignedAPIKeyMixin
 from stellate.auth.throttle import LoginThrottle
 from stellate.auth.users import UserExistsError, UserRecord, UserStore
 from stellate.auth.validators import PasswordValidationError, validate_password
@@ -41,6 +47,7 @@ __all__ = [
     "AuthSettings",
     "CSRFMiddleware",
     "ConsoleMailer",
+    "GeneratedAPIKey",
     "GeneratedKey",
     "LoginThrottle",
     "MailMessage",
@@ -53,6 +60,7 @@ __all__ = [
     "SecurityLog",
     "SecurityRecord",
     "SessionAuth",
+    "SignedAPIKeyMixin",
     "UserExistsError",
     "UserRecord",
     "UserStore",
