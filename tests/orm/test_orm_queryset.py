@@ -504,3 +504,14 @@ async def test_readme_models_and_querysets_example_runs(db: Any) -> None:
     assert [b.title for b in namespace["books"]] == ["Dune"]
     assert namespace["counts"] == []
     assert (await namespace["Book"].objects.get(id=namespace["book"].id)).pages == 1
+
+
+async def test_bulk_create_needs_the_same_fields_on_every_object(author: Author) -> None:
+    with_key = Book(title="a", slug="a", author_id=author.id, id=500)
+    without = Book(title="b", slug="b", author_id=author.id)
+    with pytest.raises(ValueError, match=r"object 1 differs from the first on `id`"):
+        await Book.objects.bulk_create([with_key, without])
+    partial = Book(title="c", slug="c", author_id=author.id)
+    del partial.__dict__["content"]
+    with pytest.raises(ValueError, match=r"object 1 differs from the first on `content`"):
+        await Book.objects.bulk_create([Book(title="d", slug="d", author_id=author.id), partial])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm import _execute
@@ -52,7 +53,9 @@ def _all_fast(model: type[Model], objs: list[Any]) -> bool:
     return True
 
 
-def _validate_all(model: type[Model], objs: list[Any]) -> None:
+def _validate_all(model: type[Model], objs: list[Any]) -> bool:
+    """Validate every object (raising one ``ValidationError``); True when every object
+    holds a value of an accepted type for every field (the fast path)."""
     errors: dict[str, list[str]] = {}
     for index, obj in enumerate(objs):
         if type(obj) is not model and not isinstance(obj, model):
@@ -60,7 +63,7 @@ def _validate_all(model: type[Model], objs: list[Any]) -> None:
                 f"bulk_create of `{model.__name__}` got `{type(obj).__name__}` at index {index}"
             )
     if _all_fast(model, objs):
-        return
+        return True
     for index, obj in enumerate(objs):
         try:
             obj.full_clean()
@@ -69,6 +72,7 @@ def _validate_all(model: type[Model], objs: list[Any]) -> None:
                 errors[f"[{index}].{field}"] = problems
     if errors:
         raise ValidationError(errors, model.__name__)
+    return False
 
 
 async def bulk_create(
@@ -84,7 +88,7 @@ async def bulk_create(
     if not objs:
         return objs
     meta = model._meta
-    _validate_all(model, objs)
+    every_field_set = _validate_all(model, objs)
     first = objs[0].__dict__
     fields = [
         f
@@ -95,7 +99,13 @@ async def bulk_create(
     expected = frozenset(names)
     all_names = frozenset(meta.field_names)
     pk = meta.pk
-    for index, obj in enumerate(objs):
+    if every_field_set:
+        # Every object holds every field; only an auto key may be None in some.
+        key_states = {obj.__dict__[pk.name] is None for obj in objs}
+        check = objs if len(key_states) > 1 else []
+    else:
+        check = objs
+    for index, obj in enumerate(check):
         data = obj.__dict__
         present = all_names & data.keys()
         if pk.auto and data.get(pk.name, 0) is None:
@@ -106,15 +116,21 @@ async def bulk_create(
                 f"bulk_create: every `{model.__name__}` must set the same fields; object "
                 f"{index} differs from the first on {', '.join(f'`{n}`' for n in differing)}"
             )
-    columns = [_column(f, objs) for f in fields]
     if use_copy:
         if ignore_conflicts or update_conflicts:
             raise ValueError(
                 "bulk_create(use_copy=True) cannot handle conflicts; use the default path"
             )
-        records = list(zip(*columns, strict=True))
+        if len(fields) > 1 and not any(f.needs_to_db for f in fields):
+            # Rows straight from each instance's dict, one C-level call per object (a
+            # select_related key is a subclass of its raw type, which the driver encodes).
+            getter = itemgetter(*names)
+            records = [getter(obj.__dict__) for obj in objs]
+        else:
+            records = list(zip(*[_column(f, objs) for f in fields], strict=True))
         await _execute.copy_records(model, [f.column for f in fields], records)
         return objs
+    columns = [_column(f, objs) for f in fields]
     conflict = ""
     if ignore_conflicts and update_conflicts:
         raise ValueError("bulk_create: choose `ignore_conflicts` or `update_conflicts`, not both")
