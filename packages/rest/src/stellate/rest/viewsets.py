@@ -13,16 +13,17 @@ A viewset groups the endpoints of one resource; a ``Router`` maps them to URLs::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import typing
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.responses import Response as StarletteResponse
 
-from stellate.core.responses import JSONResponse
+from stellate.core.responses import JSONResponse, encode_json
 from stellate.orm.database import get_db
 from stellate.orm.models import Model
-from stellate.rest.exceptions import NotFound
+from stellate.rest.exceptions import NotFound, PreconditionFailed
 from stellate.rest.filters import (
     FilterSpec,
     apply_filters,
@@ -91,6 +92,8 @@ class GenericViewSet(APIView):
     lookup_url_kwarg: ClassVar[str] = "pk"
     #: Run each create/update/destroy (with its perform_* hook) in one transaction.
     atomic_writes: ClassVar[bool] = True
+    #: ETags on reads (``If-None-Match`` -> 304) and ``If-Match`` checks on writes (412).
+    etags: ClassVar[bool] = True
 
     def __init__(self, request: Request, action: str | None = None) -> None:
         super().__init__(request, action)
@@ -251,6 +254,48 @@ class GenericViewSet(APIView):
             return contextlib.nullcontext()
         return get_db(self.get_model()._meta.database).transaction()
 
+    # -- conditional requests ---------------------------------------------------------
+
+    def get_etag(self, instance: Any) -> str:
+        """The ETag of ``instance``'s stored state (its loaded field values).
+
+        Override to use a version column (``f'"{instance.version}"'``) instead.
+        """
+        digest = hashlib.blake2b(encode_json(instance.to_dict()), digest_size=12).hexdigest()
+        return f'"{digest}"'
+
+    def check_preconditions(self, instance: Any) -> None:
+        """Refuse a write whose ``If-Match`` does not name the object's current ETag.
+
+        Raises:
+            PreconditionFailed: 412, the object changed since the client read it.
+        """
+        if not self.etags:
+            return
+        header = self.request.headers.get("if-match")
+        if header is None or header.strip() == "*":
+            return
+        if not _etag_matches(header, self.get_etag(instance), weak=False):
+            raise PreconditionFailed(
+                f"`If-Match` does not match the current version of this "
+                f"`{type(instance).__name__}`: it changed since you read it; GET it again, "
+                "reapply your change and retry with the new ETag"
+            )
+
+    def conditional_response(
+        self, response: StarletteResponse, etag: str | None = None
+    ) -> StarletteResponse:
+        """Add an ETag (of the body unless given); 304 for a matching ``If-None-Match``."""
+        if not self.etags or response.status_code != 200:
+            return response
+        if etag is None:
+            etag = f'W/"{hashlib.blake2b(response.body, digest_size=12).hexdigest()}"'
+        response.headers["ETag"] = etag
+        header = self.request.headers.get("if-none-match")
+        if header is not None and _etag_matches(header, etag, weak=True):
+            return StarletteResponse(status_code=304, headers={"ETag": etag})
+        return response
+
     async def _reload_for_output(self, instance: Any) -> Any:
         # Nested output reads relations a fresh INSERT/UPDATE did not load: fetch them
         # with the same joins a read uses (one query), only when there are any.
@@ -262,6 +307,16 @@ class GenericViewSet(APIView):
         return found if found is not None else instance
 
 
+def _etag_matches(header: str, etag: str, *, weak: bool) -> bool:
+    if header.strip() == "*":
+        return True
+    tags = [tag.strip() for tag in header.split(",")]
+    if weak:
+        bare = etag.removeprefix("W/")
+        return any(tag.removeprefix("W/") == bare for tag in tags)
+    return etag in tags and not etag.startswith("W/")
+
+
 class ListModelMixin:
     """``list``: the filtered, ordered, paginated collection."""
 
@@ -269,12 +324,18 @@ class ListModelMixin:
         queryset = self.filter_queryset(self.get_queryset())
         page = await self.paginate_queryset(queryset)
         if page is not None:
-            return typing.cast(
-                "StarletteResponse",
-                self.get_paginated_response(self.get_serializer(page, many=True).data),
-            )
-        rows = await queryset
-        return JSONResponse(self.get_serializer(rows, many=True).data)
+            data = self.get_serializer(page, many=True).data
+            response = self.get_paginated_response(data)
+        else:
+            data = self.get_serializer(await queryset, many=True).data
+            response = JSONResponse(data)
+        if not self.etags:
+            return typing.cast("StarletteResponse", response)
+        # The rows (not the body: each cursor link is a fresh token) and the query.
+        digest = hashlib.blake2b(encode_json(data), digest_size=12)
+        digest.update(str(request.url.query).encode())
+        etag = f'W/"{digest.hexdigest()}"'
+        return typing.cast("StarletteResponse", self.conditional_response(response, etag))
 
 
 class RetrieveModelMixin:
@@ -282,7 +343,10 @@ class RetrieveModelMixin:
 
     async def retrieve(self: Any, request: Request, **kwargs: Any) -> StarletteResponse:
         instance = await self.get_object()
-        return JSONResponse(self.get_serializer(instance).data)
+        response = JSONResponse(self.get_serializer(instance).data)
+        return typing.cast(
+            "StarletteResponse", self.conditional_response(response, self.get_etag(instance))
+        )
 
 
 class CreateModelMixin:
@@ -294,7 +358,8 @@ class CreateModelMixin:
         async with self.write_transaction():
             await self.perform_create(serializer)
         instance = await self._reload_for_output(serializer.instance)
-        return JSONResponse(self.get_serializer(instance).data, status_code=201)
+        headers = {"ETag": self.get_etag(instance)} if self.etags else None
+        return JSONResponse(self.get_serializer(instance).data, status_code=201, headers=headers)
 
 
 class UpdateModelMixin:
@@ -304,12 +369,14 @@ class UpdateModelMixin:
         self: Any, request: Request, *, partial: bool = False, **kwargs: Any
     ) -> StarletteResponse:
         instance = await self.get_object()
+        self.check_preconditions(instance)
         serializer = self.get_serializer(instance, data=await request.body(), partial=partial)
         await serializer.is_valid()
         async with self.write_transaction():
             await self.perform_update(serializer)
         instance = await self._reload_for_output(serializer.instance)
-        return JSONResponse(self.get_serializer(instance).data)
+        headers = {"ETag": self.get_etag(instance)} if self.etags else None
+        return JSONResponse(self.get_serializer(instance).data, headers=headers)
 
     async def partial_update(self: Any, request: Request, **kwargs: Any) -> StarletteResponse:
         return typing.cast("StarletteResponse", await self.update(request, partial=True, **kwargs))
@@ -320,6 +387,7 @@ class DestroyModelMixin:
 
     async def destroy(self: Any, request: Request, **kwargs: Any) -> StarletteResponse:
         instance = await self.get_object()
+        self.check_preconditions(instance)
         async with self.write_transaction():
             await self.perform_destroy(instance)
         return StarletteResponse(status_code=204)
