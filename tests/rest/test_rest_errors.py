@@ -100,7 +100,7 @@ async def test_reference_exception_samples() -> None:
 def test_exports_are_complete_and_sorted() -> None:
     import stellate.rest as rest
 
-    assert rest.__all__ == sorted(rest.__all__, key=lambda n: (not n.isupper(), n))
+    assert rest.__all__ == sorted(rest.__all__)
     public = {
         name
         for name, value in vars(rest).items()

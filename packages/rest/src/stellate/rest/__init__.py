@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from stellate.rest.exceptions import (
-    PROBLEM_CONTENT_TYPE,
     APIException,
     Conflict,
     MethodNotAllowed,
@@ -19,7 +18,6 @@ from stellate.rest.exceptions import (
 from stellate.rest.openapi import OpenAPI, mount_openapi
 from stellate.rest.pagination import BasePagination, CursorPagination, PageNumberPagination
 from stellate.rest.permissions import (
-    SAFE_METHODS,
     AllowAny,
     BasePermission,
     IsAdminUser,
@@ -51,8 +49,6 @@ from stellate.rest.viewsets import (
 )
 
 __all__ = [
-    "PROBLEM_CONTENT_TYPE",
-    "SAFE_METHODS",
     "APIException",
     "APIView",
     "AllowAny",
