@@ -17,6 +17,7 @@ from stellate.auth.guards import (
     require_staff,
     staff_required,
 )
+from stellate.auth.headers import SecurityHeadersMiddleware, cors_middleware, csp_nonce
 from stellate.auth.mail import ConsoleMailer, Mailer, MailMessage, MemoryMailer
 from stellate.auth.passwords import PasswordHasher, hash_password, verify_password
 from stellate.auth.plugin import AuthPlugin
@@ -57,6 +58,7 @@ __all__ = [
     "PasswordValidationError",
     "Principal",
     "SecurityEvent",
+    "SecurityHeadersMiddleware",
     "SecurityLog",
     "SecurityRecord",
     "SessionAuth",
@@ -64,6 +66,8 @@ __all__ = [
     "UserExistsError",
     "UserRecord",
     "UserStore",
+    "cors_middleware",
+    "csp_nonce",
     "csrf_input",
     "csrf_token",
     "get_security_log",

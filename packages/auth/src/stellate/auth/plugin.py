@@ -12,6 +12,7 @@ import msgspec
 
 from stellate.auth.account_tokens import AccountTokens
 from stellate.auth.apikeys import APIKeyAuth, APIKeyStore
+from stellate.auth.headers import SecurityHeadersMiddleware, cors_middleware
 from stellate.auth.mail import ConsoleMailer, Mailer
 from stellate.auth.passwords import PasswordHasher
 from stellate.auth.routes import add_auth_routes
@@ -102,6 +103,15 @@ class AuthPlugin(Plugin):
             mailer=self.mailer or ConsoleMailer(),
         )
         app.add_extension("auth", auth)
+        if config.cors_origins:
+            cors, options = cors_middleware(config.cors_origins)
+            app.use(cors, **options)
+        if config.security_headers:
+            app.use(
+                SecurityHeadersMiddleware,
+                content_security_policy=config.content_security_policy,
+                hsts=app.settings.is_production,
+            )
         app.use(auth.sessions)
         app.use(APIKeyAuth(auth.api_keys))
         app.on_startup(auth.ensure_tables)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 
+from stellate.auth.headers import DEFAULT_CSP
 from stellate.auth.passwords import PasswordProfile
 
 __all__ = ["AuthSettings"]
@@ -33,6 +34,10 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
         login_lockout: seconds a lockout lasts.
         routes_prefix: where the auth routes live; empty to add none.
         api_key_prefix: what raw API keys start with.
+        security_headers: add CSP (with nonces), nosniff, frame-deny, referrer policy and,
+            in production, HSTS to every response.
+        content_security_policy: the CSP; ``{nonce}`` is the per-request nonce.
+        cors_origins: origins allowed to call the app from browsers with credentials.
     """
 
     session_secret: Annotated[
@@ -51,3 +56,6 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     login_lockout: Annotated[float, msgspec.Meta(gt=0)] = 15 * 60
     routes_prefix: str = "/auth"
     api_key_prefix: str = "sk_"
+    security_headers: bool = True
+    content_security_policy: str = DEFAULT_CSP
+    cors_origins: list[str] = []

@@ -1,0 +1,135 @@
+"""Security headers (pure ASGI) and a CORS allowlist.
+
+``SecurityHeadersMiddleware`` adds, to every HTTP response that does not set them
+itself: a Content-Security-Policy with a fresh nonce per request (``csp_nonce(request)``
+gives it to templates for inline ``<script nonce=...>``), ``X-Content-Type-Options:
+nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy`` and, when ``hsts`` is on
+(production), ``Strict-Transport-Security``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["DEFAULT_CSP", "SecurityHeadersMiddleware", "cors_middleware", "csp_nonce"]
+
+NONCE_SCOPE_KEY = "stellate.auth.csp_nonce"
+
+#: Same-origin everything, scripts and styles only from this origin or with the
+#: request's nonce, no plugins, no framing, forms only to this origin.
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+    "style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def csp_nonce(request: HTTPConnection) -> str:
+    """The CSP nonce of this request, for ``<script nonce="...">`` in templates.
+
+    Raises:
+        RuntimeError: when ``SecurityHeadersMiddleware`` does not run.
+    """
+    nonce = request.scope.get(NONCE_SCOPE_KEY)
+    if nonce is None:
+        raise RuntimeError(
+            "csp_nonce() needs SecurityHeadersMiddleware: enable the `auth` plugin or "
+            "`app.use(SecurityHeadersMiddleware)`"
+        )
+    return str(nonce)
+
+
+class SecurityHeadersMiddleware:
+    """Adds security headers to responses (see the module documentation).
+
+    Args:
+        app: the ASGI app.
+        content_security_policy: the policy; ``{nonce}`` is replaced by the request's
+            nonce; ``None`` sends none.
+        hsts: send ``Strict-Transport-Security`` (only over HTTPS: turn it on in
+            production, where TLS ends before the app or at it).
+        hsts_max_age: its ``max-age`` in seconds (one year by default).
+        frame_options: ``X-Frame-Options`` (``None`` to omit).
+        referrer_policy: ``Referrer-Policy`` (``None`` to omit).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        content_security_policy: str | None = DEFAULT_CSP,
+        hsts: bool = False,
+        hsts_max_age: int = 31_536_000,
+        frame_options: str | None = "DENY",
+        referrer_policy: str | None = "strict-origin-when-cross-origin",
+    ) -> None:
+        self.app = app
+        self.csp = content_security_policy
+        self.uses_nonce = bool(content_security_policy and "{nonce}" in content_security_policy)
+        fixed = [("x-content-type-options", "nosniff")]
+        if frame_options:
+            fixed.append(("x-frame-options", frame_options))
+        if referrer_policy:
+            fixed.append(("referrer-policy", referrer_policy))
+        if hsts:
+            fixed.append(
+                ("strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains")
+            )
+        self.fixed = fixed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = secrets.token_urlsafe(16) if self.uses_nonce else ""
+        scope[NONCE_SCOPE_KEY] = nonce
+        csp = self.csp
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.fixed:
+                    if name not in headers:
+                        headers.append(name, value)
+                if csp is not None and "content-security-policy" not in headers:
+                    headers.append("content-security-policy", csp.replace("{nonce}", nonce))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def cors_middleware(origins: Iterable[str]) -> tuple[type[CORSMiddleware], dict[str, object]]:
+    """Starlette's ``CORSMiddleware`` and its arguments for an explicit origin allowlist.
+
+    Credentials (the session cookie) are allowed, so a wildcard is refused: any site
+    could then read responses made with the user's cookie.
+
+    Raises:
+        ValueError: for ``*`` or an origin that is not ``scheme://host[:port]``.
+    """
+    allowed = []
+    for origin in origins:
+        if origin == "*" or "*" in origin:
+            raise ValueError(
+                "CORS origins cannot contain `*` when cookies are sent: list each origin, "
+                "e.g. `https://app.example.com`"
+            )
+        if "://" not in origin or origin.rstrip("/") != origin or origin.count("/") != 2:
+            raise ValueError(
+                f"CORS origin `{origin}` must be `scheme://host[:port]` without a path, "
+                "e.g. `https://app.example.com`"
+            )
+        allowed.append(origin)
+    return CORSMiddleware, {
+        "allow_origins": allowed,
+        "allow_credentials": True,
+        "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        "allow_headers": ["Authorization", "Content-Type", "X-API-Key", "X-CSRF-Token"],
+        "max_age": 600,
+    }
