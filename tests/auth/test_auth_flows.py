@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from stellate.auth import (
     AuthPlugin,
     PasswordHasher,
     SecurityEvent,
+    load_user,
     permission_required,
     require_auth,
     staff_required,
@@ -38,6 +40,11 @@ def make_app() -> App:
     async def create_item(request: Request) -> dict[str, object]:
         user = require_auth(request)
         return {"created_by": user["id"]}
+
+    @app.get("/profile")
+    async def profile(request: Request) -> dict[str, object]:
+        user = await load_user(request)
+        return {"email": None if user is None else user.email}
 
     @app.post("/publish")
     @staff_required
@@ -120,6 +127,40 @@ async def test_wrong_password_and_unknown_user_look_the_same(client: AppClient) 
     # Neither the response nor the log holds the password.
     assert "nope" not in wrong.text
     assert all("nope" not in e.detail for e in failed)
+
+
+async def test_load_user_gives_the_full_row(client: AppClient) -> None:
+    username = name("ivy")
+    await auth_of(client).users.create_user(username, GOOD, email=f"{username}@example.com")
+    assert (await client.get("/profile")).json() == {"email": None}
+    await login(client, username)
+    assert (await client.get("/profile")).json() == {"email": f"{username}@example.com"}
+
+
+async def test_no_log_line_or_response_holds_the_password(
+    client: AppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "Unmistakable-Secret-Passphrase-42"
+    username = name("jay")
+    caplog.set_level(logging.DEBUG)
+    await auth_of(client).users.create_user(username, secret)
+    bodies = []
+    for password in (secret + "x", secret):
+        response = await client.post(
+            "/auth/login", json={"username": username, "password": password}
+        )
+        bodies.append(response.text)
+    token = response.json()["csrf_token"]
+    changed = await client.post(
+        "/auth/password",
+        json={"old_password": secret, "new_password": secret + " renewed"},
+        headers={"X-CSRF-Token": token},
+    )
+    bodies.append(changed.text)
+    assert all(secret not in body for body in bodies)
+    assert all(secret not in record.getMessage() for record in caplog.records)
+    events = await auth_of(client).security_log.get_recent(limit=200)
+    assert all(secret not in event.detail for event in events)
 
 
 async def test_missing_fields_are_named(client: AppClient) -> None:

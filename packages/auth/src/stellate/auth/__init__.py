@@ -11,6 +11,7 @@ from stellate.auth.account_tokens import AccountTokens
 from stellate.auth.apikeys import APIKey, APIKeyAuth, APIKeyStore, GeneratedKey
 from stellate.auth.csrf import CSRFMiddleware, csrf_input, csrf_token
 from stellate.auth.guards import (
+    load_user,
     login_required,
     permission_required,
     require_auth,
@@ -72,6 +73,7 @@ __all__ = [
     "csrf_token",
     "get_security_log",
     "hash_password",
+    "load_user",
     "login_required",
     "permission_required",
     "require_auth",

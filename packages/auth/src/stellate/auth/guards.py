@@ -13,6 +13,7 @@ from stellate.auth.security import SecurityEvent, SecurityLog
 from stellate.core.exceptions import HTTPException
 
 __all__ = [
+    "load_user",
     "login_required",
     "permission_required",
     "require_auth",
@@ -37,6 +38,22 @@ def require_auth(request: HTTPConnection) -> Principal:
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
     return user if isinstance(user, Principal) else Principal.from_data(user)
+
+
+async def load_user(request: HTTPConnection) -> Any:
+    """The full ``stellate.auth.models.User`` of the logged-in principal, or ``None``.
+
+    ``request.user`` costs no query; this is the one query for when a handler needs
+    the whole row (``email``, ``last_login``...).
+    """
+    user = request.scope.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+        return None
+    # Imported here: importing the models module claims the ORM class name `User`, which
+    # only apps that use these models should do.
+    from stellate.auth.models import User
+
+    return await User.objects.filter(pk=user["id"]).first()
 
 
 async def require_staff(request: HTTPConnection) -> Principal:
