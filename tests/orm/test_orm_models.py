@@ -461,3 +461,45 @@ def test_field_options_are_checked() -> None:
 
             id: int = Field(primary_key=True, auto=True)
             a__b: int = Field()
+
+
+async def test_partial_index_raw_check_and_long_names(db: Any) -> None:
+    from stellate.orm import CheckConstraint, Index, Q
+
+    class Event(Model):
+        class Meta:
+            table = "events_with_a_rather_long_table_name_for_testing_limits"
+            indexes = (
+                Index("kind", name="events_open_kind", condition=Q(closed_at__isnull=True)),
+                Index("payload", method="gin"),
+                Index("kind", "opened_at_with_a_long_column_name_too", unique=True),
+            )
+            constraints = (
+                CheckConstraint(
+                    check="opened_at_with_a_long_column_name_too > 0", name="ck_positive"
+                ),
+            )
+
+        id: int = Field(primary_key=True, auto=True)
+        kind: str = Field()
+        payload: dict[str, Any] = Field(default=dict)
+        opened_at_with_a_long_column_name_too: int = Field(default=1)
+        closed_at: dt.datetime | None = Field(default=None)
+
+    statements = create_table_sql(Event)
+    assert (
+        'CONSTRAINT "ck_positive" CHECK (opened_at_with_a_long_column_name_too > 0)'
+        in (statements[0])
+    )
+    assert statements[1] == (
+        'CREATE INDEX "events_open_kind" ON "events_with_a_rather_long_table_name_for_testing_'
+        'limits" USING btree ("kind") WHERE "closed_at" IS NULL'
+    )
+    assert 'USING gin ("payload")' in statements[2]
+    long_name = statements[3].split('"')[1]
+    assert len(long_name) <= 63
+    assert statements[3].startswith("CREATE UNIQUE INDEX")
+    with pytest.raises(ValueError, match="Unknown index method `fast`"):
+        Index("kind", method="fast")
+    await create_tables(Event)  # the DDL is valid PostgreSQL
+    await Event.objects.create(kind="k")
