@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stellate.rest.access import AccessPolicy, PolicyContext
 from stellate.rest.exceptions import (
     APIException,
     Conflict,
@@ -51,6 +52,7 @@ from stellate.rest.viewsets import (
 __all__ = [
     "APIException",
     "APIView",
+    "AccessPolicy",
     "AllowAny",
     "AnonRateThrottle",
     "BasePagination",
@@ -75,6 +77,7 @@ __all__ = [
     "PageNumberPagination",
     "ParseError",
     "PermissionDenied",
+    "PolicyContext",
     "PostgresThrottleStore",
     "PreconditionFailed",
     "ReadOnlyField",
