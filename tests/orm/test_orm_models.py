@@ -198,6 +198,11 @@ def test_validation_of_types_none_and_enums() -> None:
     )
 
 
+def test_pk_keyword_sets_the_primary_key() -> None:
+    assert Publisher(pk=5, name="x").id == 5
+    assert Publisher(pk=5, name="x").pk == 5
+
+
 def test_enum_value_is_coerced_to_member() -> None:
     book = Book(title="A", slug="a", author_id=1, status="published")
     assert book.status is Status.PUBLISHED

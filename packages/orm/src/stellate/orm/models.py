@@ -367,6 +367,8 @@ class Model(metaclass=ModelMeta):
         errors: dict[str, list[str]] | None = None
         fields = meta.fields
         if not values.keys() <= fields.keys():
+            if "pk" in values and "pk" not in fields:
+                values[meta.pk.name] = values.pop("pk")
             for key in values:
                 if key not in fields and key not in meta.relations:
                     raise unknown_name_error("field", key, type(self).__name__, fields)
