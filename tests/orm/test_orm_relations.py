@@ -194,3 +194,13 @@ async def test_many_to_many_add_set_clear_and_prefetch(db: Any, assert_num_queri
     assert await one.fetch("labels") == []
     await red.delete()
     assert [label.name for label in await two.fetch("labels")] == ["blue"]
+
+
+async def test_select_related_without_names_follows_non_null_keys(
+    library: dict[str, Any], assert_num_queries: Any
+) -> None:
+    async with assert_num_queries(1):
+        comments = await Comment.objects.select_related().order_by("id")
+    assert comments[0].book.title == "A1"
+    with pytest.raises(NotLoadedError):
+        _ = comments[1].parent

@@ -146,10 +146,17 @@ class QuerySet(Generic[M]):
 
         ``select_related("author")`` sets ``book.author``; the spelling
         ``select_related("author_id")`` also makes ``book.author_id.name`` work while
-        ``book.author_id == 7`` still holds.
+        ``book.author_id == 7`` still holds. With no names, every non-null foreign key.
         """
         from stellate.orm.compiler import _related_paths
 
+        if not relations:
+            # No names: every non-null foreign key, one level deep (as Django does).
+            relations = tuple(
+                field.relation_name
+                for field in self.model._meta.relations.values()
+                if not field.nullable
+            )
         _related_paths(self.model, relations)
         qs = self._chain()
         qs._query.select_related = (*qs._query.select_related, *relations)
