@@ -313,3 +313,9 @@ def test_cached_shape_binds_like_a_fresh_compile(pair: tuple[object, object]) ->
     Book._meta.sql_cache.clear()
     fresh = second.to_sql()  # type: ignore[attr-defined]
     assert cached == fresh
+
+
+def test_repr_shows_sql_and_never_raises() -> None:
+    assert repr(Book.objects.filter(pages=1)).startswith("<QuerySet Book: SELECT ")
+    broken = Book.objects.filter(nope=1)
+    assert "does not compile: Unknown field `nope`" in repr(broken)

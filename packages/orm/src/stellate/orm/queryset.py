@@ -55,7 +55,11 @@ class QuerySet(Generic[M]):
         return QuerySet(self.model, self._query.clone())
 
     def __repr__(self) -> str:
-        return f"<QuerySet {self.model.__name__}: {self.to_sql().sql}>"
+        try:
+            sql = self.to_sql().sql
+        except Exception as exc:  # repr() must not raise, even for an invalid query
+            sql = f"(does not compile: {exc})"
+        return f"<QuerySet {self.model.__name__}: {sql}>"
 
     # -- building ---------------------------------------------------------------------------
 
