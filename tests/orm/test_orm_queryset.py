@@ -515,3 +515,32 @@ async def test_bulk_create_needs_the_same_fields_on_every_object(author: Author)
     del partial.__dict__["content"]
     with pytest.raises(ValueError, match=r"object 1 differs from the first on `content`"):
         await Book.objects.bulk_create([Book(title="d", slug="d", author_id=author.id), partial])
+
+
+async def test_handlers_return_model_instances_as_json(books: list[Book]) -> None:
+    from stellate.core import App, Request
+    from stellate.core.testing import AppClient
+
+    app = App()
+
+    @app.get("/books/{book_id:int}")
+    async def detail(request: Request, book_id: int) -> Book:
+        return await Book.objects.get(id=book_id)
+
+    @app.get("/books")
+    async def listing(request: Request) -> list[Book]:
+        return await Book.objects.only("title").order_by("id").limit(2)
+
+    async with AppClient(app) as http:
+        one = await http.get(f"/books/{books[0].id}")
+        many = await http.get("/books")
+    assert one.status_code == 200
+    body = one.json()
+    assert body["title"] == "Alpha"
+    assert body["status"] == "published"
+    assert body["data"] == {"lang": "en", "n": 0}
+    assert body["price"] == "9.50"
+    assert many.json() == [
+        {"id": books[0].id, "title": "Alpha"},
+        {"id": books[1].id, "title": "beta"},
+    ]
