@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,7 +69,6 @@ class SecurityHeadersMiddleware:
         referrer_policy: str | None = "strict-origin-when-cross-origin",
     ) -> None:
         self.app = app
-        self.csp = content_security_policy
         self.uses_nonce = bool(content_security_policy and "{nonce}" in content_security_policy)
         fixed = [("x-content-type-options", "nosniff")]
         if frame_options:
@@ -81,7 +79,11 @@ class SecurityHeadersMiddleware:
             fixed.append(
                 ("strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains")
             )
-        self.fixed = fixed
+        # Encoded once: every response only appends these ready-made pairs.
+        self.fixed = [(name.encode(), value.encode()) for name, value in fixed]
+        self.csp_parts = (
+            None if content_security_policy is None else content_security_policy.split("{nonce}")
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,16 +91,17 @@ class SecurityHeadersMiddleware:
             return
         nonce = secrets.token_urlsafe(16) if self.uses_nonce else ""
         scope[NONCE_SCOPE_KEY] = nonce
-        csp = self.csp
+        fixed, csp_parts = self.fixed, self.csp_parts
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.fixed:
-                    if name not in headers:
-                        headers.append(name, value)
-                if csp is not None and "content-security-policy" not in headers:
-                    headers.append("content-security-policy", csp.replace("{nonce}", nonce))
+                raw = message.setdefault("headers", [])
+                if not isinstance(raw, list):
+                    raw = message["headers"] = list(raw)
+                present = {name.lower() for name, _ in raw}
+                raw.extend(pair for pair in fixed if pair[0] not in present)
+                if csp_parts is not None and b"content-security-policy" not in present:
+                    raw.append((b"content-security-policy", nonce.join(csp_parts).encode()))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
