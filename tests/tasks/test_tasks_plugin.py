@@ -164,3 +164,18 @@ async def test_embedded_redis_without_url(make_app: Callable[..., App], tmp_path
     assert (tmp_path / "dev" / "redis.db").exists() or any((tmp_path / "dev").iterdir())
     await app.tasks.close()
     assert app.tasks.redis_url is None
+
+
+def test_worker_command_with_redis_down_fails_clearly() -> None:
+    app = App(
+        plugins=[TasksPlugin()],
+        settings={"tasks": {"redis_url": "redis://127.0.0.1:1/0", "tasks_enqueue_timeout": 1}},
+    )
+
+    @app.task
+    async def job() -> None:
+        return None
+
+    result = CliRunner().invoke(app.commands["worker"], ["--burst"])
+    assert result.exit_code == 1
+    assert "Redis at `redis://127.0.0.1:1/0` is unavailable" in result.output

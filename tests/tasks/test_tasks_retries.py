@@ -210,3 +210,23 @@ async def test_failed_store_keeps_only_the_newest(make_app: Any) -> None:
     records = await app.tasks.failed.list()
     assert len(records) == 2
     assert await app.tasks.failed.count() == 2
+
+
+async def test_each_attempt_logs_a_structured_line(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.task(max_retries=1, retry_delay=0.01)
+    async def wobbly() -> int:
+        if not wobbly_state:
+            wobbly_state.append(1)
+            raise ConnectionError("blip")
+        return 3
+
+    wobbly_state: list[int] = []
+    with caplog.at_level("INFO", logger="stellate.tasks.worker"):
+        async with app.tasks.worker():
+            handle = await wobbly.enqueue()
+            assert await handle.result(timeout=5) == 3
+    records = [r for r in caplog.records if getattr(r, "job_id", None) == handle.id]
+    assert [(r.attempt, r.outcome) for r in records] == [(1, "retry"), (2, "success")]  # type: ignore[attr-defined]
+    assert all(r.task == wobbly.name and r.duration_ms >= 0 for r in records)  # type: ignore[attr-defined]

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from stellate.tasks.exceptions import TaskQueueUnavailable
+
 if TYPE_CHECKING:
     from stellate.core import App
     from stellate.tasks.queue import TaskQueue
@@ -57,7 +59,10 @@ def worker_command(app: App, queue: TaskQueue) -> click.Command:
                 f"{runner.jobs_retried} retried"
             )
 
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        except TaskQueueUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
 
     return worker
 

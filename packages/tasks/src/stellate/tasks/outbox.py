@@ -202,20 +202,26 @@ async def relay_loop(
     db = get_db(using)
     await ensure_outbox_table(db)
 
+    stop = asyncio.Event()
+
     async def loop() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 await relay_outbox(queue, db)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 logger.warning("Outbox relay failed, will retry: %s: %s", type(exc).__name__, exc)
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
     runner = asyncio.create_task(loop())
     try:
         yield
     finally:
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
+        # Let a relay pass in progress finish: cancelling it mid-transaction would roll
+        # back the deletion of rows it already queued (harmless, but they would be
+        # relayed again).
+        stop.set()
+        try:
+            await asyncio.wait_for(runner, 10)
+        except TimeoutError:
+            logger.warning("Outbox relay did not stop within 10s; cancelled")

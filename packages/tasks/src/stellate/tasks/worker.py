@@ -168,6 +168,8 @@ class Worker:
             handle_signals: stop gracefully on SIGTERM/SIGINT (what ``stellate worker`` does).
         """
         url = await self.queue.resolve_url()
+        # Fail fast, with the queue's clear error, when Redis is not there.
+        await self.queue.ping()
         self._workers = self._build(url)
         loop = asyncio.get_running_loop()
         if handle_signals:
@@ -225,12 +227,19 @@ class Worker:
                 # A cancelled job is not lost: arq queues it again for another worker.
                 task.cancel()
         # A cancellation can be swallowed by a Redis call arq's loop is in the middle
-        # of; repeat it until every loop has really stopped.
-        while any(w.main_task is not None and not w.main_task.done() for w in self._workers):
-            for worker in self._workers:
-                if worker.main_task is not None:
-                    worker.main_task.cancel()
-            await asyncio.sleep(0.02)
+        # of; repeat it, but only after giving the loop time to unwind (a second
+        # cancel during its cleanup would leave a connection half-released).
+        while True:
+            running = [
+                w.main_task
+                for w in self._workers
+                if w.main_task is not None and not w.main_task.done()
+            ]
+            if not running:
+                return
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=1.0)
 
     async def __aenter__(self) -> Worker:
         self._background = asyncio.create_task(self.run())
