@@ -17,7 +17,12 @@ from stellate.rest.exceptions import (
     problem_response,
 )
 from stellate.rest.openapi import OpenAPI, mount_openapi
-from stellate.rest.pagination import BasePagination, CursorPagination, PageNumberPagination
+from stellate.rest.pagination import (
+    BasePagination,
+    CursorPagination,
+    PageNumberPagination,
+    ServerCursorPagination,
+)
 from stellate.rest.permissions import (
     AllowAny,
     BasePermission,
@@ -86,6 +91,7 @@ __all__ = [
     "RetrieveModelMixin",
     "Router",
     "ScopedRateThrottle",
+    "ServerCursorPagination",
     "SimpleRateThrottle",
     "Throttled",
     "UpdateModelMixin",

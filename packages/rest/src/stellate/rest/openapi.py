@@ -31,7 +31,11 @@ from stellate.core.responses import Response, encode_json
 from stellate.core.routing import HandlerRoute
 from stellate.rest.exceptions import PROBLEM_CONTENT_TYPE
 from stellate.rest.filters import normalize_filterset_fields
-from stellate.rest.pagination import CursorPagination, PageNumberPagination
+from stellate.rest.pagination import (
+    CursorPagination,
+    PageNumberPagination,
+    ServerCursorPagination,
+)
 from stellate.rest.permissions import AllowAny
 
 if TYPE_CHECKING:
@@ -260,7 +264,14 @@ class OpenAPI:
             responses["200"] = {"description": "OK"}
         elif action == "list":
             params.extend(self._list_parameters(view))
-            responses["200"] = _json(self._envelope(view, read), "A page of results")
+            pagination = view.pagination_class
+            if pagination is not None and issubclass(pagination, ServerCursorPagination):
+                responses["200"] = {
+                    "description": "Every row, one JSON object per line",
+                    "content": {pagination.media_type: {"schema": read}},
+                }
+            else:
+                responses["200"] = _json(self._envelope(view, read), "A page of results")
             responses["400"] = _problem("400")
         elif action == "create":
             operation["requestBody"] = {

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 import msgspec
+from starlette.responses import StreamingResponse
 
-from stellate.core.responses import JSONResponse
+from stellate.core.responses import JSONResponse, encode_json
 from stellate.core.signing import SigningKey, TokenEngine
+from stellate.orm.database import get_db
 from stellate.orm.expressions import Q
 from stellate.rest._compat import loaded_value
 from stellate.rest.exceptions import NotFound, ValidationError
@@ -29,7 +31,13 @@ if TYPE_CHECKING:
 
     from stellate.orm.queryset import QuerySet
 
-__all__ = ["BasePagination", "CursorPagination", "PageNumberPagination", "cursor_engine"]
+__all__ = [
+    "BasePagination",
+    "CursorPagination",
+    "PageNumberPagination",
+    "ServerCursorPagination",
+    "cursor_engine",
+]
 
 logger = logging.getLogger("stellate.rest")
 
@@ -335,3 +343,54 @@ class PageNumberPagination(BasePagination):
                 "results": data,
             }
         )
+
+
+class ServerCursorPagination(BasePagination):
+    """Stream a whole queryset as NDJSON through a PostgreSQL ``DECLARE CURSOR``.
+
+    For exports: the rows are fetched ``chunk_size`` at a time from a server-side
+    cursor inside one transaction, so memory stays flat however large the result, and
+    each row is written as one JSON line (``application/x-ndjson``) as it arrives.
+    Querysets with ``select_related`` are not supported (rows map to plain instances).
+
+    Example:
+        ```python
+        class ExportViewSet(ReadOnlyModelViewSet):
+            model = Book
+            pagination_class = ServerCursorPagination
+        ```
+    """
+
+    chunk_size: int = 500
+    media_type: str = "application/x-ndjson"
+
+    def streaming_response(
+        self, queryset: QuerySet[Any], render: Callable[[Any], Any], view: Any = None
+    ) -> StreamingResponse:
+        """The NDJSON response streaming every row of ``queryset`` through ``render``."""
+        ordering = getattr(view, "current_ordering", None) if view is not None else None
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        compiled = queryset.to_sql()
+        model = queryset.model
+        database = get_db(model._meta.database)
+        chunk = int(self.chunk_size)
+        if chunk < 1:
+            raise ValueError(f"`{type(self).__name__}.chunk_size` must be >= 1, got `{chunk}`")
+
+        async def rows() -> AsyncIterator[bytes]:
+            # One transaction holds the cursor (and its connection) for the whole stream.
+            async with database.transaction():
+                await database.execute(
+                    f"DECLARE stellate_export NO SCROLL CURSOR FOR {compiled.sql}",
+                    *compiled.params,
+                )
+                while True:
+                    records = await database.fetch(f"FETCH {chunk} FROM stellate_export")
+                    if not records:
+                        break
+                    lines = [encode_json(render(model.from_row(r))) for r in records]
+                    yield b"\n".join(lines) + b"\n"
+                await database.execute("CLOSE stellate_export")
+
+        return StreamingResponse(rows(), media_type=self.media_type)

@@ -31,7 +31,7 @@ from stellate.rest.filters import (
     normalize_filterset_fields,
     resolve_ordering,
 )
-from stellate.rest.pagination import BasePagination, CursorPagination
+from stellate.rest.pagination import BasePagination, CursorPagination, ServerCursorPagination
 from stellate.rest.serializers import ModelSerializer, model_serializer_for
 from stellate.rest.views import APIView
 
@@ -322,6 +322,10 @@ class ListModelMixin:
 
     async def list(self: Any, request: Request, **kwargs: Any) -> StarletteResponse:
         queryset = self.filter_queryset(self.get_queryset())
+        paginator = self.paginator
+        if isinstance(paginator, ServerCursorPagination):
+            render = self.get_serializer_class().compiled().render
+            return paginator.streaming_response(queryset, render, view=self)
         page = await self.paginate_queryset(queryset)
         if page is not None:
             data = self.get_serializer(page, many=True).data
