@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import gc
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm._relations import make_loaded_key
@@ -86,7 +87,6 @@ def _build_models(plan: SelectPlan, records: list[Any]) -> list[Any]:
                 obj.__dict__.update(zip(names, r))
                 append(obj)
         return out
-    count = len(names)
     segments = plan.related
     # Rows of one result that join the same related row share one instance (it is the
     # same data), which also saves building it again for every row.
@@ -95,8 +95,7 @@ def _build_models(plan: SelectPlan, records: list[Any]) -> list[Any]:
         (
             seg.parent,
             seg.pk_index,
-            seg.start,
-            seg.end,
+            _columns_getter(seg.start, seg.end),
             seg.names,
             seg.converters,
             seg.model,
@@ -107,16 +106,15 @@ def _build_models(plan: SelectPlan, records: list[Any]) -> list[Any]:
         for seg in segments
     ]
     for r in records:
-        values = tuple(r)
         obj = new(cls)
         data = obj.__dict__
-        data.update(zip(names, values[:count]))
+        data.update(zip(names, r))  # stops after the main model's columns
         for name, convert in converters:
             data[name] = convert(data[name])
         objects: list[Any] = [obj]
-        for parent_index, pk_index, start, end, rnames, rconv, rmodel, attr, fk, cache in plans:
+        for parent_index, pk_index, columns, rnames, rconv, rmodel, attr, fk, cache in plans:
             parent = objects[parent_index]
-            key = values[pk_index]
+            key = r[pk_index]
             if parent is None or key is None:
                 if parent is not None:
                     parent.__dict__[attr] = None
@@ -126,7 +124,7 @@ def _build_models(plan: SelectPlan, records: list[Any]) -> list[Any]:
             if related is None:
                 related = cache[key] = new(rmodel)
                 rdata = related.__dict__
-                rdata.update(zip(rnames, values[start:end]))
+                rdata.update(zip(rnames, columns(r)))
                 for name, convert in rconv:
                     rdata[name] = convert(rdata[name])
             pdata = parent.__dict__
@@ -136,3 +134,10 @@ def _build_models(plan: SelectPlan, records: list[Any]) -> list[Any]:
             objects.append(related)
         append(obj)
     return out
+
+
+def _columns_getter(start: int, end: int) -> Any:
+    """A callable returning ``record[start:end]`` as a tuple, without copying the record."""
+    if end - start == 1:
+        return lambda record: (record[start],)
+    return itemgetter(*range(start, end))
