@@ -354,3 +354,30 @@ class TestAuthPluginContract(PluginContract):
     requires = ("orm",)
     # No `auth` section: the contract also builds the app without the plugin.
     settings = {"orm": SETTINGS["orm"], "secret_key": SETTINGS["secret_key"]}  # noqa: RUF012
+
+
+@pytest.mark.parametrize(
+    ("auth_settings", "fragment"),
+    [
+        ({"login_limit": 0}, "login_limit"),
+        ({"password_profile": "fast"}, "`rfc9106-low-memory`"),
+        ({"cors_origins": ["*"]}, "CORS origins cannot contain `*`"),
+    ],
+)
+def test_bad_plugin_settings_are_reported(auth_settings: dict[str, object], fragment: str) -> None:
+    from stellate.core import StartupError
+
+    settings = {**SETTINGS, "auth": auth_settings}
+    with pytest.raises(StartupError) as info:
+        App(plugins=["orm", "auth"], settings=settings)
+    assert fragment in str(info.value)
+    assert "auth" in str(info.value)
+
+
+def test_session_secrets_rotate_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "STELLATE_AUTH_SESSION_SECRET", "new-secret-" + "n" * 30 + ",old-" + "o" * 30
+    )
+    app = App(plugins=["orm", "auth"], settings=SETTINGS)
+    engine = app.auth.sessions.engine  # type: ignore[attr-defined]
+    assert [key.version for key in engine.keys] == [2, 1]
