@@ -8,6 +8,7 @@ from rest_models import Account, Author, Book, Format, Item, PrincipalFromHeader
 
 from stellate.core import App, HTTPException, Request
 from stellate.core.dataloader import DataLoader
+from stellate.orm import Count
 from stellate.rest import (
     CursorPagination,
     IsAdminUser,
@@ -72,7 +73,7 @@ class BookDetailSerializer(BookSerializer):
     review_count = ReadOnlyField(int)
 
     class Meta(BookSerializer.Meta):
-        fields = (*BookSerializer.Meta.fields, "reviews")
+        fields = (*BookSerializer.Meta.fields, "reviews", "review_count")
 
 
 class BookViewSet(ModelViewSet):
@@ -88,9 +89,20 @@ class BookViewSet(ModelViewSet):
     ordering_fields = ("price", "title", "created_at")
 
     def get_serializer_class(self) -> type[ModelSerializer[Any]]:
-        if self.action == "retrieve":
+        if self.action == "retrieve" or self.request_wants_detail():
             return BookDetailSerializer
         return super().get_serializer_class()
+
+    def request_wants_detail(self) -> bool:
+        request = self.request
+        return request is not None and request.query_params.get("expand") == "reviews"
+
+    def get_queryset(self) -> Any:
+        queryset = super().get_queryset()
+        if self.get_serializer_class() is BookDetailSerializer:
+            # The computed field reads this annotation: no query per row.
+            queryset = queryset.annotate(review_count=Count("reviews"))
+        return queryset
 
     async def perform_create(self, serializer: ModelSerializer[Any]) -> None:
         await serializer.save(owner_id=self.request.user["id"])

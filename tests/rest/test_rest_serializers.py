@@ -126,6 +126,16 @@ def test_configuration_errors_name_the_fix() -> None:
     with pytest.raises(TypeError, match=r"write `\['name'\]`"):
         StringFields.compiled()
 
+    class Forgotten(ModelSerializer[Book]):
+        author = NoFields(source="author")
+
+        class Meta:
+            model = Book
+            fields = ("id",)
+
+    with pytest.raises(TypeError, match="declares `author` but `Meta.fields` does not list it"):
+        Forgotten.compiled()
+
     class NoModel(ModelSerializer[Any]):
         class Meta:
             fields = ("id",)

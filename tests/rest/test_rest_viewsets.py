@@ -62,6 +62,21 @@ async def test_list_runs_one_query_whatever_the_page_size(
         assert len(response.json()["results"]) == size
 
 
+async def test_list_with_nested_many_is_two_queries_at_any_page_size(
+    client: AppClient, library: dict[str, Any]
+) -> None:
+    for size in (1, 10, 25):
+        async with assert_num_queries(2):  # the page (joined, annotated), the reviews
+            response = await client.get(f"/api/books/?expand=reviews&page_size={size}")
+        rows = response.json()["results"]
+        assert len(rows) == size
+    by_id = {row["id"]: row for row in rows}
+    first = by_id[library["books"][0].id]
+    assert first["review_count"] == 3
+    assert len(first["reviews"]) == 3
+    assert all(row["reviews"] == [] for row in rows if row is not first)
+
+
 async def test_retrieve_with_prefetched_reviews_runs_two_queries(
     client: AppClient, library: dict[str, Any]
 ) -> None:
@@ -72,6 +87,7 @@ async def test_retrieve_with_prefetched_reviews_runs_two_queries(
     body = response.json()
     assert body["author"]["name"] == "Ann"
     assert sorted(r["rating"] for r in body["reviews"]) == [3, 4, 5]
+    assert body["review_count"] == 3
     assert set(body["reviews"][0]) == {"id", "rating", "body"}
 
 

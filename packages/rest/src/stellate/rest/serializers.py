@@ -106,6 +106,14 @@ class _Compiled:
             names += [n for n in declared if n not in names and n not in exclude]
         else:
             names = [n for n in fields_option if n not in exclude]
+            forgotten = [n for n in declared if n not in names and n not in exclude]
+            if forgotten:
+                listed = ", ".join(f"`{n}`" for n in forgotten)
+                raise TypeError(
+                    f"`{where}` declares {listed} but `Meta.fields` does not list "
+                    f"{'it' if len(forgotten) == 1 else 'them'}: add to `fields` or remove "
+                    "the declaration"
+                )
         valid = set(model_meta.field_names) | set(declared)
         for option in ("fields", "exclude", "read_only_fields", "write_only_fields"):
             value = getattr(meta, option, None)
