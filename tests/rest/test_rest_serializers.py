@@ -133,7 +133,7 @@ def test_configuration_errors_name_the_fix() -> None:
             model = Book
             fields = ("id",)
 
-    with pytest.raises(TypeError, match="declares `author` but `Meta.fields` does not list it"):
+    with pytest.raises(TypeError, match=r"declares `author` but `Meta\.fields` does not list it"):
         Forgotten.compiled()
 
     class NoModel(ModelSerializer[Any]):
