@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
+import pytest
 from rest_models import Item
 
 from stellate.core.testing import AppClient
@@ -147,3 +148,36 @@ async def test_page_number_pagination(client: AppClient, library: dict[str, Any]
     bad = await client.get("/api/publishers/?page=first")
     assert bad.status_code == 400
     assert bad.json()["errors"] == {"page": ["`first` is not a positive integer"]}
+
+
+def expected_order(books: list[Any], ordering: str) -> list[int]:
+    keyed = list(books)
+    # Stable sorts from the last key to the first, the primary key (same direction as
+    # the last key) breaking ties.
+    parts = ordering.split(",")
+    keyed.sort(key=lambda b: b.id, reverse=parts[-1].startswith("-"))
+    for part in reversed(parts):
+        name = part.lstrip("-")
+        keyed.sort(key=lambda b, n=name: getattr(b, n), reverse=part.startswith("-"))
+    return [b.id for b in keyed]
+
+
+@pytest.mark.parametrize("ordering", ["price", "-price", "price,-title", "-created_at", "title"])
+@pytest.mark.parametrize("size", [3, 7])
+async def test_walk_forward_and_back_in_any_allowed_ordering(
+    client: AppClient, library: dict[str, Any], ordering: str, size: int
+) -> None:
+    expected = expected_order(library["books"], ordering)
+    url = f"/api/books/?ordering={ordering}&page_size={size}"
+    forward: list[list[int]] = []
+    body = (await client.get(url)).json()
+    forward.append([r["id"] for r in body["results"]])
+    while body["next"] is not None:
+        body = (await client.get("/api/books/" + body["next"])).json()
+        forward.append([r["id"] for r in body["results"]])
+    assert [i for page in forward for i in page] == expected
+    backward = [[r["id"] for r in body["results"]]]
+    while body["previous"] is not None:
+        body = (await client.get("/api/books/" + body["previous"])).json()
+        backward.append([r["id"] for r in body["results"]])
+    assert backward[::-1] == forward
