@@ -381,3 +381,26 @@ def test_session_secrets_rotate_from_the_environment(monkeypatch: pytest.MonkeyP
     app = App(plugins=["orm", "auth"], settings=SETTINGS)
     engine = app.auth.sessions.engine  # type: ignore[attr-defined]
     assert [key.version for key in engine.keys] == [2, 1]
+
+
+async def test_logout_reaches_every_worker_at_once(client: AppClient) -> None:
+    """Two app instances (two workers): a logout on one stops the copied cookie on the
+    other immediately, for reads too, through LISTEN/NOTIFY."""
+    import asyncio
+
+    username = name("kim")
+    await auth_of(client).users.create_user(username, GOOD)
+    async with AppClient(make_app()) as other_worker:
+        token = await login(client, username)
+        stolen = client.cookies["stellate_session"]
+        copied = {"cookie": f"stellate_session={stolen}"}
+        assert (await other_worker.get("/auth/me", headers=copied)).status_code == 200
+        assert auth_of(other_worker).sessions._feed.listening
+        await client.post("/auth/logout", headers={"X-CSRF-Token": token})
+        status = 200
+        for _ in range(100):  # the notification arrives within milliseconds
+            status = (await other_worker.get("/auth/me", headers=copied)).status_code
+            if status == 401:
+                break
+            await asyncio.sleep(0.01)
+        assert status == 401

@@ -115,6 +115,8 @@ class AuthPlugin(Plugin):
         app.use(auth.sessions)
         app.use(APIKeyAuth(auth.api_keys))
         app.on_startup(auth.ensure_tables)
+        app.on_startup(auth.sessions.start_revocation_feed)
+        app.on_shutdown(auth.sessions.stop_revocation_feed)
         app.on_shutdown(passwords.close)
         if config.routes_prefix:
             add_auth_routes(app, auth, prefix=config.routes_prefix.rstrip("/"))

@@ -37,6 +37,7 @@ from starlette.requests import HTTPConnection, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellate.auth._db import SQLDatabase, resolve_database
+from stellate.auth._revocations import CHANNEL, RevocationFeed, session_message, user_message
 from stellate.auth.csrf import SESSION_SCOPE_KEY, CSRFMiddleware, issue_token
 from stellate.auth.principal import Principal
 from stellate.auth.security import SecurityEvent, SecurityLog, client_ip
@@ -180,6 +181,7 @@ class SessionAuth:
         self._revoked_users: dict[int, float] = {}
         # Cookies that verified, with their decoded payload (see `_verify`).
         self._verified: dict[str, tuple[_Payload, str, Principal]] = {}
+        self._feed = RevocationFeed(self._revoke_session, self._revoke_user)
 
     @property
     def db(self) -> SQLDatabase:
@@ -212,6 +214,33 @@ class SessionAuth:
         await self.db.execute(f"CREATE INDEX IF NOT EXISTS {t}_user_id ON {t} (user_id)")
         await self.db.execute(f"CREATE INDEX IF NOT EXISTS {t}_expires ON {t} (expires_at)")
 
+    async def start_revocation_feed(self) -> None:
+        """LISTEN for logouts made by other workers (the auth plugin does at startup).
+
+        See :mod:`stellate.auth._revocations`: with the feed, a logout anywhere stops
+        the cookie everywhere at once instead of at the next ``recheck_interval``.
+        """
+        url = getattr(self.db, "url", None)
+        if not url:
+            raise RuntimeError(
+                "The session revocation feed needs the database URL: give SessionAuth a "
+                "connected stellate.orm Database (or its alias)"
+            )
+        await self._feed.start(url)
+
+    async def stop_revocation_feed(self) -> None:
+        """Stop listening (the auth plugin does at shutdown)."""
+        await self._feed.stop()
+
+    def _revoke_session(self, sid_hash: str, until: float) -> None:
+        if len(self._revoked) > 10_000:
+            now = self.clock()
+            self._revoked = {key: end for key, end in self._revoked.items() if end > now}
+        self._revoked[sid_hash] = until
+
+    def _revoke_user(self, user_id: int, before: float) -> None:
+        self._revoked_users[user_id] = max(before, self._revoked_users.get(user_id, before))
+
     async def authenticate(self, scope: Scope) -> None:
         """Set ``scope["user"]`` from the session cookie (what the middleware runs)."""
         state = SessionState(None)
@@ -220,6 +249,7 @@ class SessionAuth:
         raw = _cookie(scope, self.cookie_name)
         if raw is None:
             return
+        self._feed.ensure_listening()
         now = self.clock()
         verified = self._verified.get(raw)
         if verified is None:
@@ -364,7 +394,9 @@ class SessionAuth:
             How many sessions were ended.
         """
         status = await self.db.execute(f"DELETE FROM {self.table} WHERE user_id = $1", user_id)
-        self._revoked_users[user_id] = self.clock()
+        before = self.clock()
+        self._revoke_user(user_id, before)
+        await self.db.execute("SELECT pg_notify($1, $2)", CHANNEL, user_message(user_id, before))
         return _count(status)
 
     async def refresh_principal(self, principal: Principal) -> int:
@@ -399,12 +431,11 @@ class SessionAuth:
     async def _delete(self, sid_hash: str, payload: _Payload) -> None:
         await self.db.execute(f"DELETE FROM {self.table} WHERE id = $1", sid_hash)
         self._remember_revoked(sid_hash, payload)
+        until = payload.started + self.absolute_timeout
+        await self.db.execute("SELECT pg_notify($1, $2)", CHANNEL, session_message(sid_hash, until))
 
     def _remember_revoked(self, sid_hash: str, payload: _Payload) -> None:
-        now = self.clock()
-        if len(self._revoked) > 10_000:
-            self._revoked = {key: until for key, until in self._revoked.items() if until > now}
-        self._revoked[sid_hash] = payload.started + self.absolute_timeout
+        self._revoke_session(sid_hash, payload.started + self.absolute_timeout)
 
     async def _csrf_violation(self, scope: Scope, reason: str) -> None:
         await self._log(SecurityEvent.CSRF_VIOLATION, scope, detail=f"reason={reason}")
