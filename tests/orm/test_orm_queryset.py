@@ -544,3 +544,57 @@ async def test_handlers_return_model_instances_as_json(books: list[Book]) -> Non
         {"id": books[0].id, "title": "Alpha"},
         {"id": books[1].id, "title": "beta"},
     ]
+
+
+async def test_get_or_create_is_race_safe_across_connections(
+    own_db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real concurrency: a pool of its own (outside the test transaction), so the
+    # coroutines below race on two connections against a committed table.
+    import asyncio
+
+    from stellate.orm import Field, Model
+    from stellate.orm.database import activate, restore
+    from stellate.orm.schema import create_table_sql
+
+    class Slot(Model):
+        class Meta:
+            table = "core_race_slots"  # the test database is new for every run
+
+        id: int = Field(primary_key=True, auto=True)
+        key: str = Field(unique=True)
+        value: int = Field(default=0)
+
+    from stellate.orm import _persist
+
+    skipped: list[bool] = []
+    insert = _persist.insert
+
+    async def observed_insert(obj: Any, **options: Any) -> bool:
+        inserted = await insert(obj, **options)
+        skipped.append(not inserted)
+        return inserted
+
+    monkeypatch.setattr(_persist, "insert", observed_insert)
+    previous = activate({"default": own_db})
+    try:
+        for statement in create_table_sql(Slot):
+            await own_db.execute(statement)
+        try:
+            # Open both pooled connections first, so two lookups really run at once.
+            await asyncio.gather(*(own_db.fetchval("SELECT pg_sleep(0.05)") for _ in range(2)))
+            results = await asyncio.gather(
+                *(Slot.objects.get_or_create(key="k", defaults={"value": i}) for i in range(8))
+            )
+            assert sum(created for _, created in results) == 1
+            assert len({obj.id for obj, _ in results}) == 1
+            assert any(skipped), "the race did not happen: no INSERT met a conflict"
+            updated = await asyncio.gather(
+                *(Slot.objects.update_or_create(key="u", defaults={"value": i}) for i in range(8))
+            )
+            assert sum(created for _, created in updated) == 1
+            assert await Slot.objects.count() == 2
+        finally:
+            await own_db.execute('DROP TABLE "core_race_slots"')
+    finally:
+        restore(previous)
