@@ -440,6 +440,9 @@ def test_database_resolution_errors(project: Project) -> None:
         "Cannot connect to the database at `postgresql://postgres@127.0.0.1:1/none`"
         in result.output
     )
+    result = project.run("migrate", "--lock-timeout", "0")
+    assert result.exit_code == 2
+    assert "Invalid value for '--lock-timeout'" in result.output
     result = project.run("migrate", env={"STELLATE_MIGRATIONS_LOCK_TIMEOUT": "soon"})
     assert result.exit_code == 1
     assert "STELLATE_MIGRATIONS_LOCK_TIMEOUT=`soon` is not valid" in result.output
@@ -473,3 +476,37 @@ def test_commands_use_the_database_of_the_loaded_app(project: Project) -> None:
     assert "Done: 1 applied" in result.output
     rows = project.sql("SELECT name FROM stellate_migrations")
     assert [r["name"] for r in rows] == ["0001_create_authors_books"]
+
+
+def test_lock_wait_option(project: Project) -> None:
+    from stellate.orm.migrations.executor import LOCK_KEY
+
+    project.write_models(MODELS_V1)
+    ok(project.run("makemigrations"))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, sys, asyncpg\n"
+            "async def main():\n"
+            f"    conn = await asyncpg.connect({project.url!r})\n"
+            f"    await conn.execute('SELECT pg_advisory_lock({LOCK_KEY})')\n"
+            "    print('locked', flush=True)\n"
+            "    sys.stdin.readline()\n"
+            "asyncio.run(main())\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"
+        result = project.run("migrate", "--lock-wait", "0.3")
+        assert result.exit_code == 1
+        assert "Another `stellate migrate` holds the migration lock: waiting..." in result.output
+        assert "Waited 0.3s for the migration lock" in result.output
+        assert "application_name = 'stellate migrate'" in result.output
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert "Done: 1 applied" in ok(project.run("migrate", "--lock-wait", "0.3"))

@@ -109,12 +109,14 @@ def _history(directory: Path) -> MigrationHistory:
         raise click.ClickException(str(exc)) from None
 
 
-def _executor(url: str, history: MigrationHistory, **options: Any) -> MigrationExecutor:
+def _executor(
+    url: str, history: MigrationHistory, *, lock_timeout: float | None = None, **options: Any
+) -> MigrationExecutor:
     settings = _settings()
     return MigrationExecutor(
         url,
         history,
-        lock_timeout=settings.migrations_lock_timeout,
+        lock_timeout=lock_timeout or settings.migrations_lock_timeout,
         large_table_rows=settings.migrations_large_table_rows,
         echo=click.echo,
         **options,
@@ -274,6 +276,19 @@ def _slug(text: str) -> str:
     is_flag=True,
     help="Build indexes on existing tables with CREATE INDEX CONCURRENTLY.",
 )
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds a DDL statement may wait for a table lock (STELLATE_MIGRATIONS_LOCK_TIMEOUT).",
+)
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for another `migrate` holding the migration lock.",
+)
 @_directory_option
 @_url_option
 def migrate(
@@ -281,6 +296,8 @@ def migrate(
     fake: bool,
     dry_run: bool,
     concurrently_indexes: bool,
+    lock_timeout: float | None,
+    lock_wait: float,
     migrations_dir: Path | None,
     database_url: str | None,
 ) -> None:
@@ -289,7 +306,7 @@ def migrate(
 
     async def run() -> None:
         async with _database(database_url) as url:
-            executor = _executor(url, history)
+            executor = _executor(url, history, lock_timeout=lock_timeout, lock_wait=lock_wait)
             result = await executor.migrate(
                 target, fake=fake, dry_run=dry_run, concurrently_indexes=concurrently_indexes
             )
