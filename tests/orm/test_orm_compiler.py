@@ -256,6 +256,15 @@ def test_only_and_defer_select_fewer_columns() -> None:
 def test_select_for_update() -> None:
     sql = Book.objects.filter(id=1).select_for_update(skip_locked=True).to_sql().sql
     assert sql.endswith('FOR UPDATE OF "core_books" SKIP LOCKED')
+    both = (
+        Book.objects.select_related("author")
+        .select_for_update(of=("self", "author"), nowait=True)
+        .to_sql()
+        .sql
+    )
+    assert both.endswith('FOR UPDATE OF "core_books", "t1" NOWAIT')
+    with pytest.raises(FieldError, match=r"names `publisher`, which is not joined"):
+        Book.objects.select_related("author").select_for_update(of=("publisher",)).to_sql()
 
 
 # -- the per-shape SQL cache binds new values exactly as a fresh compile would ----------

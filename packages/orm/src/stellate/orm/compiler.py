@@ -366,7 +366,7 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
         sql += f" OFFSET {offset}"
     if query.for_update is not None and kind == "select":
         skip_locked, nowait, of = query.for_update
-        targets = ", ".join(quote_name(t) for t in of) if of else ref
+        targets = ", ".join(_lock_target(ctx, name) for name in of) if of else ref
         sql += f" FOR UPDATE OF {targets}"
         if nowait:
             sql += " NOWAIT"
@@ -375,6 +375,20 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
     if kind == "count" and select != "SELECT COUNT(*)":
         sql = f"SELECT COUNT(*) FROM ({sql}) AS _counted"
     return sql
+
+
+def _lock_target(ctx: CompileContext, name: str) -> str:
+    """``select_for_update(of=...)``: ``"self"`` or a select_related relation path."""
+    if name == "self":
+        return ctx.ref
+    join = ctx.joins.get(tuple(name.split("__")))
+    if join is None:
+        joined = ", ".join(f"`{'__'.join(path)}`" for path in ctx.joins) or "none"
+        raise FieldError(
+            f"select_for_update(of=...) names `{name}`, which is not joined; use `self` or a "
+            f"select_related() relation (joined: {joined})"
+        )
+    return join.alias
 
 
 # -- UPDATE / DELETE -------------------------------------------------------------------------
