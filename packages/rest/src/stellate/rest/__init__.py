@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stellate.rest.access import AccessPolicy, PolicyContext
+from stellate.rest.bulk import BulkCreateModelMixin, BulkDestroyModelMixin, BulkUpdateModelMixin
 from stellate.rest.exceptions import (
     APIException,
     Conflict,
@@ -63,6 +64,9 @@ __all__ = [
     "BasePagination",
     "BasePermission",
     "BaseThrottle",
+    "BulkCreateModelMixin",
+    "BulkDestroyModelMixin",
+    "BulkUpdateModelMixin",
     "Conflict",
     "CreateModelMixin",
     "CursorPagination",

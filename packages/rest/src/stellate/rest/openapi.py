@@ -74,6 +74,26 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "title", "status", "detail"],
 }
+_BULK_RESULTS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer"},
+                    "status": {"type": "integer"},
+                    "data": {},
+                    "detail": {},
+                    "errors": {"type": "object"},
+                },
+                "required": ["index", "status"],
+            },
+        }
+    },
+    "required": ["results"],
+}
 _ERROR_TEXT = {
     "400": "Invalid body or query parameter",
     "401": "Authentication required",
@@ -294,6 +314,28 @@ class OpenAPI:
             responses["200"] = _json(read, "Updated")
             responses["400"] = _problem("400")
             responses["409"] = _problem("409")
+        elif action.startswith("bulk_"):
+            if action == "bulk_destroy":
+                body: dict[str, Any] = {
+                    "type": "object",
+                    "properties": {"ids": {"type": "array", "items": {}}},
+                    "required": ["ids"],
+                }
+            else:
+                struct = (
+                    serializer.create_struct
+                    if action == "bulk_create"
+                    else (serializer.update_struct)
+                )
+                body = {"type": "array", "items": self._ref(struct)}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body}},
+            }
+            results = _json(_BULK_RESULTS, "One result per item")
+            responses["201" if action == "bulk_create" else "200"] = results
+            responses["207"] = _json(_BULK_RESULTS, "Some items failed")
+            responses["400"] = _problem("400")
         elif action == "retrieve":
             responses["200"] = _json(read, "OK")
         elif action == "destroy":

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute
 
 from stellate.core.routing import HandlerRoute
+from stellate.rest.bulk import BULK_ACTIONS
 from stellate.rest.views import ALL_METHODS
 from stellate.rest.viewsets import GenericViewSet
 
@@ -114,6 +115,10 @@ class Router:
                     path = f"/{prefix}/{info.url_path}{slash}"
                     mapping = {m.lower(): info.name for m in info.methods}
                     routes.append(self._route(path, viewset, mapping, name, info.url_name))
+            bulk_map = {m: a for m, a in BULK_ACTIONS.items() if _has(viewset, a)}
+            if bulk_map:
+                path = f"/{prefix}/bulk{slash}"
+                routes.append(self._route(path, viewset, bulk_map, name, "bulk"))
             list_map = {m: a for m, a in _LIST_ACTIONS.items() if _has(viewset, a)}
             if list_map:
                 path = f"/{prefix}{slash}"
