@@ -135,6 +135,9 @@ async def test_first_last_get_count_exists(books: list[Book]) -> None:
     assert (await Book.objects.order_by("-pages").first()).title == "Gamma 50%"  # type: ignore[union-attr]
     assert await Book.objects.filter(pages=1).first() is None
     assert (await Book.objects.get(slug="beta")).pages == 200
+    only_beta = Book.objects.filter(slug="beta")
+    assert (await only_beta.get()).pages == 200
+    assert only_beta._query.limit is None  # get() did not change the queryset
     with pytest.raises(Book.DoesNotExist, match=r"No `Book` matches `slug='nope'`"):
         await Book.objects.get(slug="nope")
     with pytest.raises(Book.MultipleObjectsReturned, match="More than one `Book`"):

@@ -289,9 +289,8 @@ class QuerySet(Generic[M]):
             if key == "pk" or key == meta.pk.name:
                 return await self._get_by_pk(value)
         qs = self.filter(*conditions, **lookups)
-        query = qs._query
-        if query.limit is None:
-            query.limit = 2
+        if qs._query.limit is None:
+            qs = qs.limit(2)  # two rows tell "exactly one" from "more than one"
         rows = await qs._fetch()
         if not rows:
             described = _describe(conditions, lookups)
