@@ -165,6 +165,11 @@ async def test_limit_offset_slicing_and_distinct(books: list[Book]) -> None:
     assert await titles(by.limit(2)) == ["Alpha", "beta"]
     assert await titles(by.offset(1).limit(2)) == ["beta", "Gamma 50%"]
     assert await titles(by[2:4]) == ["Gamma 50%", "delta"]
+    assert await titles(by[1:4][1:]) == ["Gamma 50%", "delta"]
+    assert await titles(by[1:3][1:5]) == ["Gamma 50%"]
+    assert await titles(by[:2][3:]) == []
+    with pytest.raises(ValueError, match="slice start"):
+        by[-1:]
     authors = await Book.objects.values_list("author_id", flat=True).distinct()
     assert len(authors) == 2
 

@@ -109,16 +109,24 @@ class QuerySet(Generic[M]):
         return qs
 
     def __getitem__(self, item: slice) -> QuerySet[M]:
+        """``qs[10:20]``: rows 10 to 19 of this queryset (slices of slices compose)."""
         if not isinstance(item, slice) or item.step is not None:
             raise TypeError("QuerySets support slices like `qs[10:20]` only; use `await qs.get()`")
-        qs = self._chain()
         start = item.start or 0
-        if start:
-            _check_count("offset", start)
-            qs._query.offset = start
+        _check_count("slice start", start)
         if item.stop is not None:
-            _check_count("limit", item.stop - start)
-            qs._query.limit = item.stop - start
+            _check_count("slice length", item.stop - start)
+        qs = self._chain()
+        query = qs._query
+        old_offset = query.offset or 0
+        old_limit = query.limit
+        if start:
+            query.offset = old_offset + start
+        stop = item.stop
+        if old_limit is not None:
+            stop = old_limit if stop is None else min(stop, old_limit)
+        if stop is not None:
+            query.limit = max(stop - start, 0)
         return qs
 
     def distinct(self) -> QuerySet[M]:
