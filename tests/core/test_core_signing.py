@@ -41,8 +41,14 @@ def engine(clock: ManualClock) -> TokenEngine:
     return TokenEngine(keys=[KEY_1], clock=clock)
 
 
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def _replace_char(token: str, index: int) -> str:
-    swapped = "B" if token[index] == "A" else "A"
+    # Flip the highest of the six bits a base64 character carries: flipping the lowest
+    # could land in the padding bits of the last character and decode to the same bytes.
+    char = token[index]
+    swapped = _B64[_B64.index(char) ^ 32] if char in _B64 else "A"
     return token[:index] + swapped + token[index + 1 :]
 
 
