@@ -478,6 +478,7 @@ def _offline_view(viewset: type[GenericViewSet], action: str) -> GenericViewSet:
     info = getattr(getattr(viewset, action), "action_info", None)
     if info is not None:
         view.__dict__["_overrides"] = dict(info.kwargs)
+        view.__dict__.update(info.kwargs)
     return view
 
 

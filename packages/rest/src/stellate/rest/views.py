@@ -135,14 +135,6 @@ class APIView:
         self._overrides: dict[str, Any] = {}
         self._rate_headers: dict[str, str] = {}
 
-    def __getattribute__(self, name: str) -> Any:
-        # An action's `@action(permission_classes=...)` overrides win for its request.
-        if name[0] != "_":
-            overrides = object.__getattribute__(self, "__dict__").get("_overrides")
-            if overrides and name in overrides:
-                return overrides[name]
-        return object.__getattribute__(self, name)
-
     @classmethod
     def as_view(cls, actions: Mapping[str, str] | None = None) -> Handler:
         """A route handler ``(request, **path_params)`` running this view.
@@ -200,7 +192,10 @@ class APIView:
         method = getattr(self, name)
         info: ActionInfo | None = getattr(method, "action_info", None)
         if info is not None and info.kwargs:
+            # `@action(permission_classes=...)`: instance attributes shadow the class's
+            # for this request only.
             self._overrides = info.kwargs
+            self.__dict__.update(info.kwargs)
         try:
             await self.initial(request)
             result = await method(request, **kwargs)
