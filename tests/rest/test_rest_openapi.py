@@ -77,6 +77,16 @@ async def test_document_is_valid_and_describes_the_api(tables: Any) -> None:
     assert openapi.document() is openapi.document()
 
 
+async def test_security_schemes(tables: Any) -> None:
+    schemes = {"session": {"type": "apiKey", "in": "cookie", "name": "stellate_session"}}
+    openapi = mount_openapi(make_app(), security_schemes=schemes)
+    document = openapi.document()
+    validate(document)
+    assert document["components"]["securitySchemes"] == schemes
+    assert document["paths"]["/api/books/"]["post"]["security"] == [{"session": []}, {}]
+    assert "security" not in document["paths"]["/api/publishers/"]["get"]
+
+
 async def test_document_bytes_are_cached_until_invalidated(tables: Any) -> None:
     app = make_app()
     openapi = mount_openapi(app)

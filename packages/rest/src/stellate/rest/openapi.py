@@ -140,6 +140,9 @@ class OpenAPI:
         description: ``info.description``.
         path: Where the JSON document is served.
         docs_path: Where the Swagger UI page is served (``None``: no page).
+        security_schemes: ``components.securitySchemes``, e.g.
+            ``{"session": {"type": "apiKey", "in": "cookie", "name": "session"}}``;
+            operations whose permissions need a user then list them as ``security``.
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class OpenAPI:
         description: str | None = None,
         path: str = "/openapi.json",
         docs_path: str | None = "/docs",
+        security_schemes: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.app = app
         self.title = title
@@ -158,6 +162,7 @@ class OpenAPI:
         self.description = description
         self.path = path
         self.docs_path = docs_path
+        self.security_schemes = dict(security_schemes or {})
         self._document: dict[str, Any] | None = None
         self._bytes: bytes | None = None
 
@@ -222,11 +227,14 @@ class OpenAPI:
         info: dict[str, Any] = {"title": self.title, "version": self.version}
         if self.description:
             info["description"] = self.description
+        document_components: dict[str, Any] = {"schemas": dict(sorted(components.items()))}
+        if self.security_schemes:
+            document_components["securitySchemes"] = self.security_schemes
         return {
             "openapi": "3.1.0",
             "info": info,
             "paths": paths,
-            "components": {"schemas": dict(sorted(components.items()))},
+            "components": document_components,
         }
 
     def _ref(self, struct: type[msgspec.Struct]) -> dict[str, Any]:
@@ -347,6 +355,9 @@ class OpenAPI:
         if any(p is not AllowAny for p in permissions):
             responses["401"] = _problem("401")
             responses["403"] = _problem("403")
+            if self.security_schemes:
+                # Any one scheme will do; {} keeps anonymous reads documented as allowed.
+                operation["security"] = [{name: []} for name in self.security_schemes] + [{}]
         if view.throttle_classes:
             responses["429"] = _problem("429")
         if params:
