@@ -16,6 +16,7 @@ from stellate.tasks.exceptions import (
 from stellate.tasks.failed import FailedJob, FailedJobStore
 from stellate.tasks.group import TaskGroup
 from stellate.tasks.handle import TaskHandle, TaskStatus
+from stellate.tasks.outbox import enqueue_on_commit
 from stellate.tasks.plugin import TasksPlugin
 from stellate.tasks.queue import QueueCounts, TaskQueue, TaskStats
 from stellate.tasks.retry import Backoff, RetryPolicy
@@ -48,6 +49,7 @@ __all__ = [
     "TasksPlugin",
     "TasksSettings",
     "Worker",
+    "enqueue_on_commit",
     "parse_cron",
     "task",
 ]

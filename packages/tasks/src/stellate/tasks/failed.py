@@ -42,6 +42,20 @@ class FailedJob(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _encoder = msgspec.msgpack.Encoder()
+
+#: Add a record and drop the oldest beyond the limit, atomically: workers failing
+#: jobs at the same time must not trim more than the excess between them.
+_ADD = """
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+redis.call('zadd', KEYS[2], ARGV[3], ARGV[1])
+local extra = redis.call('zcard', KEYS[2]) - tonumber(ARGV[4])
+if extra > 0 then
+  local oldest = redis.call('zrange', KEYS[2], 0, extra - 1)
+  redis.call('zrem', KEYS[2], unpack(oldest))
+  redis.call('hdel', KEYS[1], unpack(oldest))
+end
+return 1
+"""
 _decoder = msgspec.msgpack.Decoder(FailedJob)
 
 
@@ -59,20 +73,17 @@ class FailedJobStore:
 
     async def add(self, record: FailedJob) -> None:
         """Store ``record`` (replacing an older record of the same job id)."""
-        limit = self._queue.settings.tasks_failed_limit
         async with self._queue.redis_call("record a failed job") as redis:
-            async with redis.pipeline(transaction=True) as pipe:
-                pipe.hset(self._hash, record.id, _encoder.encode(record))
-                pipe.zadd(self._index, {record.id: record.failed_at})
-                pipe.zcard(self._index)
-                *_, count = await pipe.execute()
-            if count > limit:
-                oldest = await redis.zrange(self._index, 0, count - limit - 1)
-                if oldest:
-                    async with redis.pipeline(transaction=True) as pipe:
-                        pipe.zrem(self._index, *oldest)
-                        pipe.hdel(self._hash, *oldest)
-                        await pipe.execute()
+            await redis.eval(
+                _ADD,
+                2,
+                self._hash,
+                self._index,
+                record.id,
+                _encoder.encode(record),
+                repr(record.failed_at),
+                str(self._queue.settings.tasks_failed_limit),
+            )
 
     async def list(self, limit: int = 100) -> list[FailedJob]:
         """The most recent failed jobs, newest first."""

@@ -99,7 +99,9 @@ class TaskHandle(Generic[R]):
             return TaskStatus.IN_PROGRESS
         if score is None:
             return TaskStatus.NOT_FOUND
-        return TaskStatus.DEFERRED if score > time.time() * 1000 else TaskStatus.QUEUED
+        # arq rounds the enqueue time to the millisecond: allow that much.
+        due_later = score > time.time() * 1000 + 1
+        return TaskStatus.DEFERRED if due_later else TaskStatus.QUEUED
 
     async def result(
         self,

@@ -10,9 +10,9 @@ import time
 import typing
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import msgspec
 from redis import exceptions as redis_errors
@@ -24,8 +24,9 @@ from stellate.tasks.cron import CronSchedule, parse_cron
 from stellate.tasks.exceptions import TaskArgumentError, TaskQueueUnavailable
 from stellate.tasks.failed import FailedJobStore
 from stellate.tasks.handle import TaskHandle
+from stellate.tasks.retry import Backoff
 from stellate.tasks.settings import TasksSettings
-from stellate.tasks.task import Task, TaskDecorator
+from stellate.tasks.task import FailureHook, RetryHook, SuccessHook, Task, TaskDecorator
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["QueueCounts", "TaskQueue", "TaskStats"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: Removes a job no worker has started, atomically: 1 = aborted, 0 = running, -1 = not
 #: queued (finished or unknown). Touching the in-progress key makes a worker that is
@@ -98,6 +100,31 @@ class TaskQueue:
         self._embedded: Any = None
 
     # -- registration -------------------------------------------------------------
+
+    @overload
+    def task(self, func: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+
+    @overload
+    def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = "default",
+        timeout: float | None = None,
+        max_retries: int = 0,
+        retry_delay: float = 1.0,
+        backoff: Backoff = "fixed",
+        jitter: bool = False,
+        max_delay: float = 300.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        on_success: SuccessHook | None = None,
+        on_retry: RetryHook | None = None,
+        on_failure: FailureHook | None = None,
+    ) -> TaskDecorator: ...
 
     def task(self, func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         """Declare a task of this app: ``@app.task`` or ``@app.task(max_retries=3, ...)``.

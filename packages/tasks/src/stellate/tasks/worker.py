@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import signal
+from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -223,9 +224,7 @@ class Worker:
         ):
             await asyncio.sleep(0.02)
         for worker in self._workers:
-            for task in worker.tasks.values():
-                # A cancelled job is not lost: arq queues it again for another worker.
-                task.cancel()
+            _cancel_once(worker.tasks.values())
         # A cancellation can be swallowed by a Redis call arq's loop is in the middle
         # of; repeat it, but only after giving the loop time to unwind (a second
         # cancel during its cleanup would leave a connection half-released).
@@ -277,15 +276,25 @@ async def _job_function(
 async def _close(worker: ArqWorker) -> None:
     # arq's own close() calls redis-py's deprecated close(); this is the same steps
     # with aclose(), so no connection is left open.
-    worker.handle_sig(signal.SIGUSR1)
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.gather(*worker.tasks.values())
+    _cancel_once(worker.tasks.values())
+    if worker.main_task is not None:
+        _cancel_once([worker.main_task])
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     pool = worker.pool
     try:
         with contextlib.suppress(*_REDIS_ERRORS):
             await pool.delete(worker.health_check_key)
     finally:
         await pool.aclose(close_connection_pool=True)
+
+
+def _cancel_once(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    # A second cancel would interrupt a job that is already unwinding (releasing its
+    # Redis connection), leaving the connection half-released. A cancelled job is not
+    # lost: arq queues it again for another worker.
+    for task in tasks:
+        if not task.done() and not task.cancelling():
+            task.cancel()
 
 
 def _arq_field(values: frozenset[int] | None) -> set[int] | None:
