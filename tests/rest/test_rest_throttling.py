@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from rest_models import PrincipalFromHeader, user_header
 
-from stellate.core import App, Request
+from stellate.core import App, Request, StartupError
 from stellate.core.testing import AppClient
 from stellate.orm import Database, get_db
 from stellate.rest import APIView
@@ -15,6 +18,7 @@ from stellate.rest.throttling import (
     AnonRateThrottle,
     MemoryThrottleStore,
     PostgresThrottleStore,
+    RedisThrottleStore,
     ScopedRateThrottle,
     UserRateThrottle,
     parse_rate,
@@ -139,3 +143,58 @@ def test_scope_without_rate_is_a_clear_error() -> None:
 
     with pytest.raises(ValueError, match="no rate for it"):
         ScopedRateThrottle().get_rate(View())
+
+
+# Database 14 of the test Redis, whatever database the URL names.
+REDIS_URL = urlunsplit(
+    urlsplit(os.environ.get("STELLATE_TEST_REDIS_URL", "redis://127.0.0.1:6379"))._replace(
+        path="/14"
+    )
+)
+
+
+async def test_redis_store_counts_across_store_objects() -> None:
+    key = f"test-{secrets.token_hex(4)}"
+    first, second = RedisThrottleStore(REDIS_URL), RedisThrottleStore(REDIS_URL)
+    try:
+        assert await first.hit(key, 60, 120.0) == (1, 180.0)
+        assert await second.hit(key, 60, 121.0) == (2, 180.0)
+        assert await first.hit(key, 60, 185.0) == (1, 240.0)
+        ttl = await first._redis().ttl(f"stellate:throttle:{key}:60:120")
+        assert 0 < ttl <= 61
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_plugin_chooses_the_store_from_settings(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("REDIS_URL", "STELLATE_REDIS_URL", "STELLATE_THROTTLE_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    redis_app = App(plugins=["orm", "rest"], settings={"rest": {"redis_url": REDIS_URL}})
+    assert isinstance(redis_app.state.stellate_rest_throttle_store, RedisThrottleStore)
+    memory_app = App(plugins=["orm", "rest"], settings={"rest": {"throttle_store": "memory"}})
+    assert isinstance(memory_app.state.stellate_rest_throttle_store, MemoryThrottleStore)
+    default_app = App(plugins=["orm", "rest"])
+    assert isinstance(default_app.state.stellate_rest_throttle_store, PostgresThrottleStore)
+    with pytest.raises(StartupError, match="no Redis URL is set"):
+        App(plugins=["orm", "rest"], settings={"rest": {"throttle_store": "redis"}})
+
+
+class RedisLimited(APIView):
+    throttle_classes = (TwoPerUser,)
+
+    async def get(self, request: Request) -> dict[str, str]:
+        return {"ok": "yes"}
+
+
+async def test_throttle_over_http_with_redis(db: Database) -> None:
+    app = App(plugins=["orm", "rest"], settings={"rest": {"redis_url": REDIS_URL}})
+    app.use(PrincipalFromHeader)
+    app.include([RedisLimited.as_route("/limited")])
+    Clock.now = 2_000_000.0 + secrets.randbelow(10**6) * 60
+    headers = user_header(id=secrets.randbelow(10**9))
+    async with AppClient(app) as client:
+        statuses = [(await client.get("/limited", headers=headers)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

@@ -34,11 +34,13 @@ from stellate.rest.permissions import (
 from stellate.rest.plugin import RestPlugin
 from stellate.rest.routers import Router
 from stellate.rest.serializers import ModelSerializer, ReadOnlyField, model_serializer_for
+from stellate.rest.settings import RestSettings
 from stellate.rest.throttling import (
     AnonRateThrottle,
     BaseThrottle,
     MemoryThrottleStore,
     PostgresThrottleStore,
+    RedisThrottleStore,
     ScopedRateThrottle,
     SimpleRateThrottle,
     UserRateThrottle,
@@ -91,7 +93,9 @@ __all__ = [
     "PreconditionFailed",
     "ReadOnlyField",
     "ReadOnlyModelViewSet",
+    "RedisThrottleStore",
     "RestPlugin",
+    "RestSettings",
     "RetrieveModelMixin",
     "Router",
     "ScopedRateThrottle",

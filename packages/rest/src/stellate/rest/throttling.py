@@ -12,6 +12,7 @@ Refused requests get 429 with ``Retry-After`` and the IETF ``RateLimit-Limit``,
 
 from __future__ import annotations
 
+import importlib
 import re
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ __all__ = [
     "BaseThrottle",
     "MemoryThrottleStore",
     "PostgresThrottleStore",
+    "RedisThrottleStore",
     "ScopedRateThrottle",
     "SimpleRateThrottle",
     "ThrottleStore",
@@ -117,6 +119,49 @@ class PostgresThrottleStore:
         start = int(now // window) * window
         hits = await get_db(self.database).fetchval(self._sql, f"{key}:{window}", start)
         return int(hits), float(start + window)
+
+
+class RedisThrottleStore:
+    """Counters in Redis (``INCR`` + ``EXPIRE`` in one round trip); needs ``redis``.
+
+    Install with ``pip install "stellate-rest[redis]"``. Each window is its own key,
+    expiring with the window, so nothing needs cleaning up.
+
+    Args:
+        url: ``redis://host:6379/0``.
+        prefix: Key prefix.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "stellate:throttle:") -> None:
+        self.url = url
+        self.prefix = prefix
+        self._client: Any = None
+
+    def _redis(self) -> Any:
+        if self._client is None:
+            try:
+                module = importlib.import_module("redis.asyncio")
+            except ImportError:
+                raise ImportError(
+                    'RedisThrottleStore needs redis-py: pip install "stellate-rest[redis]"'
+                ) from None
+            self._client = module.from_url(self.url)
+        return self._client
+
+    async def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
+        start = int(now // window) * window
+        name = f"{self.prefix}{key}:{window}:{start}"
+        async with self._redis().pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, window + 1)
+            hits, _ = await pipe.execute()
+        return int(hits), float(start + window)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 class MemoryThrottleStore:
