@@ -231,3 +231,38 @@ async def test_queues_route_jobs_to_their_workers(app: App) -> None:
     assert await handle.status() is TaskStatus.QUEUED
     async with app.tasks.worker(queues=["mail"]):
         assert await handle.result(timeout=5) == "sent"
+
+
+async def test_defer_until_a_time(app: App) -> None:
+    @app.task
+    async def later() -> str:
+        return "now"
+
+    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=0.3)
+    async with app.tasks.worker():
+        handle = await later.enqueue(_defer_until=when)
+        assert await handle.status() is TaskStatus.DEFERRED
+        assert await handle.result(timeout=5) == "now"
+    assert datetime.datetime.now(datetime.UTC) >= when
+
+
+async def test_job_of_a_task_the_worker_does_not_know_fails_clearly(
+    make_app: Callable[..., App],
+) -> None:
+    producer = make_app()
+
+    @producer.task(name="renamed.since")
+    async def old() -> None:
+        return None
+
+    handle = await old.enqueue()
+    # A worker of the same queue whose code no longer has that task.
+    consumer = make_app(tasks_prefix=producer.tasks.prefix)
+
+    @consumer.task(name="something.else")
+    async def other() -> None:
+        return None
+
+    async with consumer.tasks.worker():
+        with pytest.raises(TaskFailed, match=r"function 'renamed.since' not found"):
+            await handle.result(timeout=5)
