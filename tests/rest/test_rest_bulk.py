@@ -11,6 +11,7 @@ from stellate.core import App
 from stellate.core.testing import AppClient
 from stellate.orm.testing import assert_num_queries
 from stellate.rest import (
+    AllowAny,
     BulkCreateModelMixin,
     BulkDestroyModelMixin,
     BulkUpdateModelMixin,
@@ -23,6 +24,7 @@ from stellate.rest.openapi import OpenAPI
 class BulkReviews(BulkCreateModelMixin, BulkUpdateModelMixin, BulkDestroyModelMixin, ModelViewSet):
     model = Review
     bulk_max_items = 5
+    permission_classes = (AllowAny,)
 
 
 def make_app() -> App:

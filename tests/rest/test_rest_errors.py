@@ -9,6 +9,7 @@ from rest_models import Item
 from stellate.core import App, HTTPException, Request
 from stellate.core.testing import AppClient, PluginContract
 from stellate.rest import (
+    AllowAny,
     APIView,
     Conflict,
     NotFound,
@@ -40,6 +41,8 @@ async def test_orm_errors_in_plain_handlers_become_problems(client: AppClient, t
 
 
 class Probe(APIView):
+    permission_classes = (AllowAny,)
+
     async def get(self, request: Request) -> Any:
         kind = request.query("kind")
         if kind == "validation":
@@ -107,3 +110,17 @@ def test_exports_are_complete_and_sorted() -> None:
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("stellate.rest")
     }
     assert public <= set(rest.__all__)
+
+
+class Closed(APIView):
+    async def get(self, request: Request) -> dict[str, bool]:
+        return {"secret": True}
+
+
+async def test_views_require_authentication_by_default() -> None:
+    app = App(plugins=["orm", "rest"])
+    app.include([Closed.as_route("/closed")])
+    async with AppClient(app) as client:
+        response = await client.get("/closed")
+        assert response.status_code == 401
+        assert response.json()["detail"] == "Authentication credentials were not provided."

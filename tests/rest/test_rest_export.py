@@ -11,7 +11,7 @@ from stellate.core import App
 from stellate.core.testing import AppClient
 from stellate.orm import get_db
 from stellate.orm.testing import assert_num_queries
-from stellate.rest import ReadOnlyModelViewSet, Router, ServerCursorPagination
+from stellate.rest import AllowAny, ReadOnlyModelViewSet, Router, ServerCursorPagination
 
 
 class Export(ServerCursorPagination):
@@ -21,6 +21,7 @@ class Export(ServerCursorPagination):
 class ItemExport(ReadOnlyModelViewSet):
     model = Item
     pagination_class = Export
+    permission_classes = (AllowAny,)
     filterset_fields = ("name",)
     ordering = "-id"
 

@@ -13,7 +13,7 @@ from rest_models import PrincipalFromHeader, user_header
 from stellate.core import App, Request, StartupError
 from stellate.core.testing import AppClient
 from stellate.orm import Database, get_db
-from stellate.rest import APIView
+from stellate.rest import AllowAny, APIView
 from stellate.rest.throttling import (
     AnonRateThrottle,
     MemoryThrottleStore,
@@ -44,6 +44,7 @@ class TwoPerUser(UserRateThrottle):
 
 
 class Hello(APIView):
+    permission_classes = (AllowAny,)
     throttle_classes = (FiveAnon, TwoPerUser)
 
     async def get(self, request: Request) -> dict[str, str]:
@@ -51,6 +52,7 @@ class Hello(APIView):
 
 
 class Uploads(APIView):
+    permission_classes = (AllowAny,)
     throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "uploads"
     throttle_rates: ClassVar[dict[str, str]] = {"uploads": "1/hour"}
@@ -183,6 +185,7 @@ async def test_plugin_chooses_the_store_from_settings(
 
 
 class RedisLimited(APIView):
+    permission_classes = (AllowAny,)
     throttle_classes = (TwoPerUser,)
 
     async def get(self, request: Request) -> dict[str, str]:

@@ -24,7 +24,7 @@ from stellate.rest.exceptions import (
     as_api_exception,
     render_exception,
 )
-from stellate.rest.permissions import AllowAny, BasePermission
+from stellate.rest.permissions import BasePermission, IsAuthenticated
 
 if TYPE_CHECKING:
     from stellate.core.requests import Request
@@ -111,6 +111,9 @@ class APIView:
 
     Class attributes:
         permission_classes: Checked before the handler (all must allow).
+            ``(IsAuthenticated,)`` by default: open an endpoint up deliberately with
+            ``(AllowAny,)`` or ``(IsAuthenticatedOrReadOnly,)``, so no write endpoint
+            ships unauthenticated by accident.
         throttle_classes: Rate limits checked before the handler.
 
     Example:
@@ -125,7 +128,7 @@ class APIView:
         ```
     """
 
-    permission_classes: ClassVar[Sequence[type[BasePermission]]] = (AllowAny,)
+    permission_classes: ClassVar[Sequence[type[BasePermission]]] = (IsAuthenticated,)
     throttle_classes: ClassVar[Sequence[type[BaseThrottle]]] = ()
 
     def __init__(self, request: Request, action: str | None = None) -> None:
