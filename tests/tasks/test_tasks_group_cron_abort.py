@@ -89,6 +89,8 @@ async def test_group_add_checks_arguments(app: App) -> None:
 
     with pytest.raises(TypeError, match="cannot take these arguments"):
         TaskGroup().add(one, 1, 2)
+    with pytest.raises(TypeError, match=r"Argument `n` of task .* cannot be serialised"):
+        TaskGroup().add(one, object())
 
 
 async def test_group_run_sync_from_a_thread_and_refused_in_the_loop(app: App) -> None:

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stellate.tasks._serialization import encode
+from stellate.tasks._serialization import encode, unserialisable_arguments
 from stellate.tasks.exceptions import TaskArgumentError, TaskTimeout
 
 if TYPE_CHECKING:
@@ -216,9 +216,7 @@ async def run_eager(
     try:
         encode([list(args), kwargs])
     except (TypeError, ValueError, OverflowError):
-        from stellate.tasks.queue import _unserialisable
-
-        raise _unserialisable(task, args, kwargs) from None
+        raise unserialisable_arguments(task, args, kwargs) from None
     wire_args, wire_kwargs = decode(encode([list(args), kwargs]))
     attempt = 0
     while True:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from stellate.tasks.exceptions import TaskAborted, TaskFailed
+from stellate.tasks.exceptions import TaskAborted, TaskArgumentError, TaskFailed
+
+if TYPE_CHECKING:
+    from stellate.tasks.task import Task
 
 #: Marks an exception encoded into a result, so the reader can rebuild an error from it.
 ERROR_MARKER = "__stellate_error__"
@@ -58,3 +62,30 @@ def is_aborted(value: Any) -> bool:
         and bool(value.get(ERROR_MARKER))
         and value.get("type") in ("CancelledError", _qualified_name(asyncio.CancelledError))
     )
+
+
+def unserialisable_arguments(
+    task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> TaskArgumentError:
+    bound = task.bind_arguments(args, kwargs)
+    params = task.signature.parameters
+    items: list[tuple[str, Any]] = []
+    for name, value in bound.items():
+        kind = params[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            items.extend((f"{name}[{i}]", item) for i, item in enumerate(value))
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            items.extend(value.items())
+        else:
+            items.append((name, value))
+    for name, value in items:
+        try:
+            encode(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            return TaskArgumentError(
+                f"Argument `{name}` of task `{task.name}` cannot be serialised "
+                f"(a `{type(value).__qualname__}`): {exc}. Pass plain data instead (str, int, "
+                "float, bool, None, list, dict, datetime, UUID, a msgspec Struct or a "
+                "dataclass), e.g. a row's id rather than the row"
+            )
+    return TaskArgumentError(f"The arguments of task `{task.name}` cannot be serialised")

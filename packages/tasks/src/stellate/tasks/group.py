@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from stellate.tasks._serialization import encode, unserialisable_arguments
 from stellate.tasks.exceptions import ResultTimeout, TaskGroupError
 
 if TYPE_CHECKING:
@@ -39,8 +40,17 @@ class TaskGroup:
         return len(self._items)
 
     def add(self, task: Task[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Add a job of ``task`` with these arguments (checked now, queued by :meth:`run`)."""
+        """Add a job of ``task`` with these arguments (checked now, queued by :meth:`run`).
+
+        Raises:
+            TaskArgumentError: the arguments do not fit the function or cannot be
+                serialised, so no job of the group is queued with a bad one.
+        """
         task.bind_arguments(args, kwargs)
+        try:
+            encode([list(args), kwargs])
+        except (TypeError, ValueError, OverflowError):
+            raise unserialisable_arguments(task, args, kwargs) from None
         self._items.append((task, args, kwargs))
 
     async def run(

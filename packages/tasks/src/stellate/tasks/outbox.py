@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from stellate.tasks._serialization import decode, encode
+from stellate.tasks._serialization import decode, encode, unserialisable_arguments
 from stellate.tasks.exceptions import TaskQueueUnavailable
 
 if TYPE_CHECKING:
@@ -110,9 +110,7 @@ async def enqueue_on_commit(
     try:
         payload = encode([list(args), kwargs])
     except (TypeError, ValueError, OverflowError):
-        from stellate.tasks.queue import _unserialisable
-
-        raise _unserialisable(task, args, kwargs) from None
+        raise unserialisable_arguments(task, args, kwargs) from None
     if _defer_by is not None and _defer_until is not None:
         raise ValueError("give `_defer_by` or `_defer_until`, not both")
     defer_until = _defer_until

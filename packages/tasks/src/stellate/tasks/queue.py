@@ -19,9 +19,15 @@ from redis import exceptions as redis_errors
 
 from stellate.tasks import _keys
 from stellate.tasks._runner import run_eager
-from stellate.tasks._serialization import ERROR_MARKER, decode, encode, is_aborted
+from stellate.tasks._serialization import (
+    ERROR_MARKER,
+    decode,
+    encode,
+    is_aborted,
+    unserialisable_arguments,
+)
 from stellate.tasks.cron import CronSchedule, parse_cron
-from stellate.tasks.exceptions import TaskArgumentError, TaskQueueUnavailable
+from stellate.tasks.exceptions import TaskQueueUnavailable
 from stellate.tasks.failed import FailedJobStore
 from stellate.tasks.handle import TaskHandle
 from stellate.tasks.retry import Backoff
@@ -412,7 +418,7 @@ class TaskQueue:
                     **kwargs,
                 )
         except SerializationError:
-            raise _unserialisable(task, args, kwargs) from None
+            raise unserialisable_arguments(task, args, kwargs) from None
         except _UNAVAILABLE as exc:
             raise self.unavailable(f"enqueue task `{task.name}`", exc) from None
         return TaskHandle(
@@ -575,33 +581,6 @@ def _aborted_result(task: str, full_id: str, queue_key: str, now_ms: int) -> dic
         "q": queue_key,
         "id": full_id,
     }
-
-
-def _unserialisable(
-    task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> TaskArgumentError:
-    bound = task.bind_arguments(args, kwargs)
-    params = task.signature.parameters
-    items: list[tuple[str, Any]] = []
-    for name, value in bound.items():
-        kind = params[name].kind
-        if kind is inspect.Parameter.VAR_POSITIONAL:
-            items.extend((f"{name}[{i}]", item) for i, item in enumerate(value))
-        elif kind is inspect.Parameter.VAR_KEYWORD:
-            items.extend(value.items())
-        else:
-            items.append((name, value))
-    for name, value in items:
-        try:
-            encode(value)
-        except (TypeError, ValueError, OverflowError) as exc:
-            return TaskArgumentError(
-                f"Argument `{name}` of task `{task.name}` cannot be serialised "
-                f"(a `{type(value).__qualname__}`): {exc}. Pass plain data instead (str, int, "
-                "float, bool, None, list, dict, datetime, UUID, a msgspec Struct or a "
-                "dataclass), e.g. a row's id rather than the row"
-            )
-    return TaskArgumentError(f"The arguments of task `{task.name}` cannot be serialised")
 
 
 def _safe_url(url: str | None) -> str:
