@@ -126,6 +126,30 @@ async def test_two_stores_on_one_table_share_counts(db: Database) -> None:
     assert await first.hit("k", 60, 185.0) == (1, 240.0)
 
 
+async def test_postgres_store_deletes_stale_windows(db: Database) -> None:
+    store = PostgresThrottleStore()
+    store.cleanup_every = 3
+    await store.hit("old", 60, 1_000.0)
+    await store.hit("new", 60, 200_000.0)
+    await store.hit("new", 60, 200_001.0)  # third hit: cleanup runs
+    keys = await get_db().fetch("SELECT key FROM stellate_rest_throttle ORDER BY key")
+    assert [row["key"] for row in keys] == ["new:60"]
+
+
+class SyncView(APIView):
+    permission_classes = (AllowAny,)
+
+    def get(self, request: Request) -> dict[str, str]:
+        return {"sync": "ok"}
+
+
+async def test_sync_handlers_are_supported(db: Database) -> None:
+    app = App(plugins=["orm", "rest"])
+    app.include([SyncView.as_route("/sync")])
+    async with AppClient(app) as client:
+        assert (await client.get("/sync")).json() == {"sync": "ok"}
+
+
 async def test_memory_store_is_explicit_and_counts() -> None:
     store = MemoryThrottleStore()
     assert await store.hit("k", 10, 5.0) == (1, 10.0)

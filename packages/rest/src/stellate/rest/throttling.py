@@ -98,6 +98,7 @@ class PostgresThrottleStore:
         self.database = database
         self.table = table
         self._ready = False
+        self._hits = 0
         self._sql = (
             f"INSERT INTO {table} AS t (key, window_start, hits) VALUES ($1, $2, 1) "
             "ON CONFLICT (key) DO UPDATE SET "
@@ -113,11 +114,21 @@ class PostgresThrottleStore:
         )
         self._ready = True
 
+    #: Every this many hits, rows of windows that ended over a day ago are deleted, so
+    #: clients seen once do not stay in the table forever.
+    cleanup_every: int = 1000
+
     async def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
         if not self._ready:
             await self.ensure_table()
         start = int(now // window) * window
-        hits = await get_db(self.database).fetchval(self._sql, f"{key}:{window}", start)
+        database = get_db(self.database)
+        hits = await database.fetchval(self._sql, f"{key}:{window}", start)
+        self._hits += 1
+        if self._hits % self.cleanup_every == 0:
+            await database.execute(
+                f"DELETE FROM {self.table} WHERE window_start < $1", int(now) - 86400
+            )
         return int(hits), float(start + window)
 
 

@@ -8,6 +8,7 @@ checks, calls the handler, and renders every error the handler raises (``APIExce
 
 from __future__ import annotations
 
+import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -201,7 +202,9 @@ class APIView:
             self.__dict__.update(info.kwargs)
         try:
             await self.initial(request)
-            result = await method(request, **kwargs)
+            result = method(request, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
             response = to_response(result)
         except Exception as exc:
             return self.handle_exception(exc)
