@@ -13,6 +13,7 @@ import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response as StarletteResponse
 
 from stellate.core.responses import to_response
@@ -202,9 +203,11 @@ class APIView:
             self.__dict__.update(info.kwargs)
         try:
             await self.initial(request)
-            result = method(request, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
+            if inspect.iscoroutinefunction(method):
+                result = await method(request, **kwargs)
+            else:
+                # As core routes do: a synchronous handler must not block the event loop.
+                result = await run_in_threadpool(method, request, **kwargs)
             response = to_response(result)
         except Exception as exc:
             return self.handle_exception(exc)
