@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
 import inspect
 import time
@@ -56,6 +57,18 @@ redis.call('set', KEYS[5], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
+#: Queue a job in one round trip: arq's own enqueue takes three (WATCH, EXISTS,
+#: MULTI/EXEC) for the same effect. Writes exactly arq's keys, so arq's worker runs it;
+#: 0 means a job with this id is queued, running or has a kept result (deduplicated).
+_ENQUEUE = """
+if redis.call('exists', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('psetex', KEYS[1], ARGV[1], ARGV[2])
+redis.call('zadd', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+#: arq's default lifetime of a queued job beyond its due time (one day).
+_EXPIRES_EXTRA_MS = 86_400_000
+
 #: Errors that mean "Redis is not there (or not answering)", as opposed to bad input.
 _UNAVAILABLE = (
     redis_errors.ConnectionError,
@@ -104,6 +117,7 @@ class TaskQueue:
         self._clients: dict[asyncio.AbstractEventLoop, ArqRedis] = {}
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._embedded: Any = None
+        self._enqueue_sha = hashlib.sha1(_ENQUEUE.encode()).hexdigest()  # noqa: S324 (Redis' script id)
 
     # -- registration -------------------------------------------------------------
 
@@ -403,22 +417,48 @@ class TaskQueue:
                 task=task,
                 eager=(ok, value),
             )
-        from arq.jobs import SerializationError
-
+        now_ms = round(time.time() * 1000)
+        if defer_until is not None:
+            score = round(defer_until.timestamp() * 1000)
+        elif defer_by is not None:
+            seconds = defer_by.total_seconds() if isinstance(defer_by, timedelta) else defer_by
+            score = now_ms + round(seconds * 1000)
+        else:
+            score = now_ms
+        # The job record arq's worker reads (its serialize_job layout, in msgpack).
+        try:
+            payload = encode({"t": None, "f": task.name, "a": args, "k": kwargs, "et": now_ms})
+        except (TypeError, ValueError, OverflowError):
+            raise unserialisable_arguments(task, args, kwargs) from None
+        full_id = self.prefix + short_id
         try:
             async with asyncio.timeout(self.settings.tasks_enqueue_timeout):
-                redis = await self.connection()
-                job = await redis.enqueue_job(
-                    task.name,
-                    *args,
-                    _job_id=self.prefix + short_id,
-                    _queue_name=self.queue_key(queue_name),
-                    _defer_by=defer_by,
-                    _defer_until=defer_until,
-                    **kwargs,
+                # redis-py types script arguments as str; bytes and ints are sent as is.
+                redis: Any = await self.connection()
+                created = await redis.evalsha(
+                    self._enqueue_sha,
+                    3,
+                    _keys.job(full_id),
+                    _keys.result(full_id),
+                    self.queue_key(queue_name),
+                    max(score - now_ms, 0) + _EXPIRES_EXTRA_MS,
+                    payload,
+                    score,
+                    full_id,
                 )
-        except SerializationError:
-            raise unserialisable_arguments(task, args, kwargs) from None
+        except redis_errors.NoScriptError:
+            # A restarted (or flushed) Redis forgot the script: load it and go again.
+            async with self.redis_call(f"enqueue task `{task.name}`") as redis:
+                await redis.script_load(_ENQUEUE)
+            return await self.enqueue_task(
+                task,
+                args,
+                kwargs,
+                job_id=job_id,
+                defer_by=defer_by,
+                defer_until=defer_until,
+                queue=queue,
+            )
         except _UNAVAILABLE as exc:
             raise self.unavailable(f"enqueue task `{task.name}`", exc) from None
         return TaskHandle(
@@ -426,7 +466,7 @@ class TaskQueue:
             short_id,
             task_name=task.name,
             queue_name=queue_name,
-            duplicate=job is None,
+            duplicate=not created,
             task=task,
         )
 
