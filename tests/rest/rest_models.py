@@ -108,3 +108,16 @@ class Item(Model):
 
 
 ALL_MODELS = (Publisher, Author, Book, Review, Account, Item)
+
+
+class Article(Model):
+    class Meta:
+        table = "rest_articles"
+
+    id: int = Field(primary_key=True, auto=True)
+    title: str = Field()
+    body: str = Field(default="")
+    search: str | None = Field(default=None, db_column_type="tsvector")
+
+
+ALL_MODELS = (Publisher, Author, Book, Review, Account, Item, Article)

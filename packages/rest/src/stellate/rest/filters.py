@@ -12,12 +12,13 @@ names the parameter:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from stellate.orm.expressions import Q
+from stellate.orm.expressions import Expression, Q
 from stellate.rest.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FILTER_LOOKUPS",
     "FilterSpec",
+    "FullTextMatch",
     "apply_filters",
     "apply_search",
     "normalize_filterset_fields",
@@ -147,12 +149,36 @@ def apply_filters(queryset: QuerySet[Any], request: Request, spec: FilterSpec) -
 
 
 def apply_search(
-    queryset: QuerySet[Any], request: Request, fields: Sequence[str], param: str = "search"
+    queryset: QuerySet[Any],
+    request: Request,
+    fields: Sequence[str],
+    param: str = "search",
+    *,
+    config: str = "simple",
 ) -> QuerySet[Any]:
-    """Keep rows where every word of ``?search=`` is in one of ``fields`` (ILIKE)."""
+    """Filter by ``?search=``: substring or full-text, as ``fields`` say.
+
+    Plain names (``"title"``) keep rows where every word is in one of them (ILIKE,
+    wildcards escaped). Names starting with ``@`` (``"@title"``, ``"@body"``) are searched
+    together with PostgreSQL full-text search (``websearch_to_tsquery``: quoted phrases,
+    ``or``, ``-word``); ``"$search"`` names a ``tsvector`` column used as is.
+    """
     text = request.query_params.get(param, "").strip()
     if not fields or not text:
         return queryset
+    text = text[:500]
+    full_text = [f[1:] for f in fields if f.startswith("@")]
+    vectors = [f[1:] for f in fields if f.startswith("$")]
+    if full_text or vectors:
+        matches: Q | None = None
+        for vector in vectors:
+            term = Q(FullTextMatch([vector], text, config=config, vector=True))
+            matches = term if matches is None else matches | term
+        if full_text:
+            term = Q(FullTextMatch(full_text, text, config=config))
+            matches = term if matches is None else matches | term
+        assert matches is not None  # at least one kind is present
+        return queryset.filter(matches)
     for word in text.split()[:10]:
         condition: Q | None = None
         for field in fields:
@@ -194,3 +220,42 @@ def resolve_ordering(
             errors={param: [f"Cannot order by `{name}`; allowed fields: {listed}" for name in bad]},
         )
     return tuple(chosen) or None
+
+
+class FullTextMatch(Expression):
+    """``to_tsvector(config, fields...) @@ websearch_to_tsquery(config, text)`` as a filter.
+
+    With one field that already holds a ``tsvector`` (``vector=True``) the column is
+    used as is, so a GIN index on it serves the search.
+    """
+
+    __slots__ = ("config", "fields", "text", "vector")
+
+    def __init__(
+        self, fields: Sequence[str], text: str, *, config: str = "simple", vector: bool = False
+    ) -> None:
+        if not re.fullmatch(r"[a-z_]+", config):
+            raise ValueError(
+                f"Full-text search configuration `{config}` must be a plain name such as "
+                "`simple` or `english`"
+            )
+        self.fields = tuple(fields)
+        self.text = text
+        self.config = config
+        self.vector = vector
+
+    def shape(self) -> tuple[Any, ...]:
+        return ("FTS", self.fields, self.config, self.vector)
+
+    def flatten(self, out: list[Any]) -> None:
+        out.append(self.text)
+
+    def compile(self, ctx: Any) -> str:
+        columns = [ctx.column(name)[0] for name in self.fields]
+        if self.vector:
+            document = columns[0]
+        else:
+            joined = " || ' ' || ".join(f"coalesce({column}::text, '')" for column in columns)
+            document = f"to_tsvector('{self.config}', {joined})"
+        placeholder = ctx.param()
+        return f"{document} @@ websearch_to_tsquery('{self.config}', {placeholder})"

@@ -60,7 +60,8 @@ class GenericViewSet(APIView):
         serializer_class: A ``ModelSerializer``; derived from ``model`` when omitted.
         pagination_class: ``CursorPagination`` by default; ``None`` for no pagination.
         filterset_fields: ``{"price": ["gte", "lte"]}`` or ``["category_id"]``.
-        search_fields: Fields ``?search=`` matches (case-insensitive substring).
+        search_fields: Fields ``?search=`` matches: ``"title"`` case-insensitive
+            substring, ``"@title"`` full-text, ``"$search"`` a ``tsvector`` column.
         ordering_fields: Fields ``?ordering=`` may use.
         ordering: The default ordering (``"-created_at"``); the paginator's otherwise.
         lookup_field: The model field the URL's ``{pk}`` matches.
@@ -85,6 +86,8 @@ class GenericViewSet(APIView):
     filterset_fields: ClassVar[Mapping[str, Sequence[str]] | Sequence[str]] = ()
     search_fields: ClassVar[Sequence[str]] = ()
     search_param: ClassVar[str] = "search"
+    #: PostgreSQL text search configuration for ``@field`` / ``$vector`` search fields.
+    search_config: ClassVar[str] = "simple"
     ordering_fields: ClassVar[Sequence[str]] = ()
     ordering_param: ClassVar[str] = "ordering"
     ordering: ClassVar[str | Sequence[str] | None] = None
@@ -197,7 +200,13 @@ class GenericViewSet(APIView):
                 ``ordering_fields`` (400 naming the parameter).
         """
         queryset = apply_filters(queryset, self.request, self._filter_spec())
-        queryset = apply_search(queryset, self.request, self.search_fields, self.search_param)
+        queryset = apply_search(
+            queryset,
+            self.request,
+            self.search_fields,
+            self.search_param,
+            config=self.search_config,
+        )
         self.current_ordering = self.get_ordering()
         if self.current_ordering:
             queryset = queryset.order_by(*self.current_ordering)
