@@ -418,7 +418,7 @@ class OpenAPI:
                     schema = {"type": "string"}
             query(name, schema, f"Filter: `{lookup}`")
         if view.search_fields:
-            fields = ", ".join(view.search_fields)
+            fields = ", ".join(f.lstrip("@$") for f in view.search_fields)
             query(view.search_param, {"type": "string"}, f"Words to find in: {fields}")
         if view.ordering_fields:
             allowed = ", ".join(view.ordering_fields)

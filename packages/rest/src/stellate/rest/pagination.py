@@ -322,8 +322,12 @@ class PageNumberPagination(BasePagination):
         ordering = getattr(view, "current_ordering", None) if view is not None else None
         meta = queryset.model._meta
         order = [
-            meta.pk.name if o.lstrip("-") == "pk" else o for o in (ordering or (meta.pk.name,))
+            ("-" if o.startswith("-") else "") + meta.pk.name if o.lstrip("-") == "pk" else o
+            for o in (ordering or (meta.pk.name,))
         ]
+        if not any(o.lstrip("-") == meta.pk.name for o in order):
+            # Rows with equal sort values would otherwise shift between pages.
+            order.append(meta.pk.name)
         self.count = await queryset.count()
         if page > 1 and (page - 1) * size >= self.count:
             raise NotFound(f"Page {page} is past the last page")
