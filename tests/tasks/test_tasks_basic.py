@@ -180,6 +180,15 @@ async def test_module_level_task_needs_registration(make_app: Callable[..., App]
 
     assert isinstance(square, Task)
     assert await square(3) == 9
+    assert await square.run(3) == 9
+
+    @task
+    def cube(n: int) -> int:
+        return n**3
+
+    assert cube(2) == 8
+    assert await cube.run(2) == 8
+    assert cube.name.endswith("cube")
     with pytest.raises(RuntimeError, match=r"not registered with an app.*register"):
         await square.enqueue(3)
     app = make_app()
