@@ -53,3 +53,27 @@ async def test_huge_page_number_and_search_terms(
     words = " ".join(f"w{n}" for n in range(50))
     response = await client.get("/api/books/", params={"search": words})
     assert response.status_code == 200
+
+
+async def test_router_prefix_keeps_routes_flat(tables: Any) -> None:
+    from rest_api import PublisherViewSet
+
+    from stellate.core import App, Request
+    from stellate.rest import Router
+
+    router = Router(prefix="/api/v2")
+    router.register("publishers", PublisherViewSet)
+    app = App(plugins=["orm", "rest"])
+    app.include(router)
+
+    @app.get("/api/v2/health")
+    async def health(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    async with AppClient(app) as client:
+        assert (await client.get("/api/v2/publishers/")).status_code == 200
+        assert (await client.get("/api/v2/health")).json() == {"ok": True}
+    assert [route.path for route in router.routes] == [
+        "/api/v2/publishers/",
+        "/api/v2/publishers/{pk:int}/",
+    ]

@@ -53,6 +53,10 @@ class Router:
     Args:
         trailing_slash: End URLs with ``/`` (``/books/``, the default) or not
             (``/books``). Requests for the other spelling are redirected by Starlette.
+        prefix: A path prefix for every route (``"/api"``). Unlike
+            ``app.include(router, prefix="/api")``, which mounts the routes (and the
+            mount then answers every path under ``/api``), the routes stay flat, so
+            other handlers under the same prefix keep working whatever their order.
 
     Example:
         ```python
@@ -62,8 +66,9 @@ class Router:
         ```
     """
 
-    def __init__(self, *, trailing_slash: bool = True) -> None:
+    def __init__(self, *, trailing_slash: bool = True, prefix: str = "") -> None:
         self.trailing_slash = trailing_slash
+        self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self._registry: list[tuple[str, type[GenericViewSet], str]] = []
         self._routes: list[BaseRoute] | None = None
         self.endpoints: list[Endpoint] = []
@@ -106,7 +111,8 @@ class Router:
         routes: list[BaseRoute] = []
         self.endpoints = []
         slash = "/" if self.trailing_slash else ""
-        for prefix, viewset, name in self._registry:
+        for registered, viewset, name in self._registry:
+            prefix = f"{self.prefix.lstrip('/')}/{registered}".lstrip("/")
             pk = f"{{pk:{_converter(viewset)}}}"
             extras = _actions(viewset)
             # Extra list-level actions first: `/books/enriched/` must not reach `{pk}`.
