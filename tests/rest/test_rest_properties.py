@@ -67,7 +67,9 @@ def test_errors_name_only_sent_or_required_fields(body: dict[str, Any], partial:
 def test_any_body_is_a_400_never_a_crash(body: Any) -> None:
     data = body if isinstance(body, bytes) else msgspec.json.encode(body)
     serializer = BookSerializer(data=data)
+    status = 200
     try:
         asyncio.run(serializer.is_valid())
     except (ValidationError, ParseError) as exc:
-        assert exc.status_code == 400
+        status = exc.status_code
+    assert status in (200, 400)
