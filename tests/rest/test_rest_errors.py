@@ -113,6 +113,8 @@ def test_exports_are_complete_and_sorted() -> None:
 
 
 class Closed(APIView):
+    www_authenticate = 'Bearer realm="api"'
+
     async def get(self, request: Request) -> dict[str, bool]:
         return {"secret": True}
 
@@ -124,3 +126,4 @@ async def test_views_require_authentication_by_default() -> None:
         response = await client.get("/closed")
         assert response.status_code == 401
         assert response.json()["detail"] == "Authentication credentials were not provided."
+        assert response.headers["www-authenticate"] == 'Bearer realm="api"'

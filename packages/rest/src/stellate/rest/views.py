@@ -132,6 +132,9 @@ class APIView:
 
     permission_classes: ClassVar[Sequence[type[BasePermission]]] = (IsAuthenticated,)
     throttle_classes: ClassVar[Sequence[type[BaseThrottle]]] = ()
+    #: The ``WWW-Authenticate`` challenge sent with 401 answers (e.g. ``'Bearer'`` or
+    #: ``'Cookie realm="api"'``); set it to the scheme your auth middleware accepts.
+    www_authenticate: ClassVar[str | None] = None
 
     def __init__(self, request: Request, action: str | None = None) -> None:
         self.request = request
@@ -241,7 +244,8 @@ class APIView:
         from stellate.rest.permissions import is_authenticated
 
         if permission.requires_authentication and not is_authenticated(request.user):
-            raise NotAuthenticated()
+            challenge = self.www_authenticate
+            raise NotAuthenticated(headers={"WWW-Authenticate": challenge} if challenge else None)
         raise PermissionDenied(permission.message)
 
     async def check_throttles(self, request: Request) -> None:
