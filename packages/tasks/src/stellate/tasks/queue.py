@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import importlib
 import inspect
@@ -16,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import msgspec
-from redis import exceptions as redis_errors
 
 from stellate.tasks import _keys
 from stellate.tasks._runner import run_eager
@@ -69,14 +69,29 @@ return 1
 #: arq's default lifetime of a queued job beyond its due time (one day).
 _EXPIRES_EXTRA_MS = 86_400_000
 
-#: Errors that mean "Redis is not there (or not answering)", as opposed to bad input.
-_UNAVAILABLE = (
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.BusyLoadingError,
-    OSError,
-    TimeoutError,
-)
+
+def _redis_errors() -> Any:
+    from redis import exceptions
+
+    return exceptions
+
+
+@functools.cache
+def _unavailable() -> tuple[type[BaseException], ...]:
+    """Errors that mean "Redis is not there (or not answering)", as opposed to bad input.
+
+    redis-py is imported here, on first use, rather than at module import: importing it
+    costs ~30 ms, and an app that never enqueues at startup should not pay that to start.
+    """
+    from redis import exceptions as redis_errors
+
+    return (
+        redis_errors.ConnectionError,
+        redis_errors.TimeoutError,
+        redis_errors.BusyLoadingError,
+        OSError,
+        TimeoutError,
+    )
 
 
 class QueueCounts(msgspec.Struct, frozen=True):
@@ -343,7 +358,7 @@ class TaskQueue:
     def unavailable(self, action: str, exc: BaseException) -> TaskQueueUnavailable:
         """The error raised when Redis fails while doing ``action``."""
         detail = str(exc) or type(exc).__name__
-        if isinstance(exc, TimeoutError) and not isinstance(exc, redis_errors.RedisError):
+        if isinstance(exc, TimeoutError) and not isinstance(exc, _redis_errors().RedisError):
             detail = f"no answer within {self.settings.tasks_enqueue_timeout:g}s"
         return TaskQueueUnavailable(
             f"Cannot {action}: Redis at `{_safe_url(self._url)}` is unavailable ({detail}); "
@@ -356,7 +371,7 @@ class TaskQueue:
         try:
             async with asyncio.timeout(self.settings.tasks_enqueue_timeout):
                 yield await self.connection()
-        except _UNAVAILABLE as exc:
+        except _unavailable() as exc:
             raise self.unavailable(action, exc) from None
 
     async def ping(self) -> None:
@@ -446,7 +461,7 @@ class TaskQueue:
                     score,
                     full_id,
                 )
-        except redis_errors.NoScriptError:
+        except _redis_errors().NoScriptError:
             # A restarted (or flushed) Redis forgot the script: load it and go again.
             async with self.redis_call(f"enqueue task `{task.name}`") as redis:
                 await redis.script_load(_ENQUEUE)
@@ -459,7 +474,7 @@ class TaskQueue:
                 defer_until=defer_until,
                 queue=queue,
             )
-        except _UNAVAILABLE as exc:
+        except _unavailable() as exc:
             raise self.unavailable(f"enqueue task `{task.name}`", exc) from None
         return TaskHandle(
             self,

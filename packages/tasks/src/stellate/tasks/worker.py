@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
 from stellate.tasks._runner import CRASH_RERUNS, run_job
 from stellate.tasks._serialization import decode, encode
 
@@ -29,8 +27,6 @@ logger = logging.getLogger("stellate.tasks.worker")
 # arq keeps a job's "in progress" lock for its timeout plus 10 s; our own timeout
 # fires first, so a job that overruns fails with a clear TaskTimeout.
 _ARQ_TIMEOUT_MARGIN = 1.0
-
-_REDIS_ERRORS = (OSError, TimeoutError, RedisError)
 
 
 class Worker:
@@ -282,7 +278,9 @@ async def _close(worker: ArqWorker) -> None:
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     pool = worker.pool
     try:
-        with contextlib.suppress(*_REDIS_ERRORS):
+        from redis.exceptions import RedisError
+
+        with contextlib.suppress(OSError, TimeoutError, RedisError):
             await pool.delete(worker.health_check_key)
     finally:
         await pool.aclose(close_connection_pool=True)
