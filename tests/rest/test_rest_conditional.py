@@ -7,6 +7,7 @@ from typing import Any
 from rest_models import Book, user_header
 
 from stellate.core.testing import AppClient
+from stellate.orm.testing import assert_num_queries
 
 ANN = user_header(id=7)
 
@@ -50,9 +51,12 @@ async def test_if_match_protects_against_lost_updates(
     assert "changed since you read it" in stale.json()["detail"]
     assert (await Book.objects.get(id=book.id)).pages != 77
     fresh_etag = (await client.get(f"/api/books/{book.id}/")).headers["etag"]
-    ok = await client.patch(
-        f"/api/books/{book.id}/", json={"pages": 77}, headers={**ANN, "If-Match": fresh_etag}
-    )
+    # get_object, the row re-read FOR UPDATE in the write transaction, UPDATE, reload.
+    async with assert_num_queries(4) as queries:
+        ok = await client.patch(
+            f"/api/books/{book.id}/", json={"pages": 77}, headers={**ANN, "If-Match": fresh_etag}
+        )
+    assert any("FOR UPDATE" in q.sql for q in queries)
     assert ok.status_code == 200
     assert ok.headers["etag"] != fresh_etag
     refused_delete = await client.delete(

@@ -26,7 +26,7 @@ from stellate.rest.exceptions import (
     as_api_exception,
     render_exception,
 )
-from stellate.rest.permissions import BasePermission, IsAuthenticated
+from stellate.rest.permissions import BasePermission, IsAuthenticated, is_authenticated
 
 if TYPE_CHECKING:
     from stellate.core.requests import Request
@@ -241,8 +241,6 @@ class APIView:
 
     def permission_denied(self, request: Request, permission: BasePermission) -> typing.NoReturn:
         """Refuse: 401 for anonymous requests a login would fix, else 403."""
-        from stellate.rest.permissions import is_authenticated
-
         if permission.requires_authentication and not is_authenticated(request.user):
             challenge = self.www_authenticate
             raise NotAuthenticated(headers={"WWW-Authenticate": challenge} if challenge else None)

@@ -273,21 +273,34 @@ class GenericViewSet(APIView):
         digest = hashlib.blake2b(encode_json(instance.to_dict()), digest_size=12).hexdigest()
         return f'"{digest}"'
 
-    def check_preconditions(self, instance: Any) -> None:
+    async def check_preconditions(self, instance: Any) -> None:
         """Refuse a write whose ``If-Match`` does not name the object's current ETag.
+
+        Called inside the write transaction: the row is re-read with ``FOR UPDATE``, so
+        two clients holding the same ETag cannot both pass (the second waits, then sees
+        the changed row and gets 412).
 
         Raises:
             PreconditionFailed: 412, the object changed since the client read it.
+            NotFound: The object was deleted meanwhile.
         """
         if not self.etags:
             return
         header = self.request.headers.get("if-match")
         if header is None or header.strip() == "*":
             return
-        if not _etag_matches(header, self.get_etag(instance), weak=False):
+        model = type(instance)
+        current = (
+            await model.objects.filter(**{model._meta.pk.name: instance.pk})
+            .select_for_update()
+            .first()
+        )
+        if current is None:
+            raise NotFound(f"No `{model.__name__}` with pk `{instance.pk}`")
+        if not _etag_matches(header, self.get_etag(current), weak=False):
             raise PreconditionFailed(
                 f"`If-Match` does not match the current version of this "
-                f"`{type(instance).__name__}`: it changed since you read it; GET it again, "
+                f"`{model.__name__}`: it changed since you read it; GET it again, "
                 "reapply your change and retry with the new ETag"
             )
 
@@ -382,10 +395,10 @@ class UpdateModelMixin:
         self: Any, request: Request, *, partial: bool = False, **kwargs: Any
     ) -> StarletteResponse:
         instance = await self.get_object()
-        self.check_preconditions(instance)
         serializer = self.get_serializer(instance, data=await request.body(), partial=partial)
         await serializer.is_valid()
         async with self.write_transaction():
+            await self.check_preconditions(instance)
             await self.perform_update(serializer)
         instance = await self._reload_for_output(serializer.instance)
         headers = {"ETag": self.get_etag(instance)} if self.etags else None
@@ -400,8 +413,8 @@ class DestroyModelMixin:
 
     async def destroy(self: Any, request: Request, **kwargs: Any) -> StarletteResponse:
         instance = await self.get_object()
-        self.check_preconditions(instance)
         async with self.write_transaction():
+            await self.check_preconditions(instance)
             await self.perform_destroy(instance)
         return StarletteResponse(status_code=204)
 
