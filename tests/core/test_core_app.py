@@ -326,11 +326,20 @@ async def test_include_with_prefix_and_mount() -> None:
 
     app = App()
     app.include(Router(), prefix="/api")
+
+    @app.get("/api/later/{n:int}")
+    async def later(request: Request, n: int) -> dict[str, int]:
+        return {"later": n}
+
+    with pytest.raises(ImproperlyConfigured, match="Route GET `/api/ping` is registered by both"):
+        app.include(Router(), prefix="/api/")
     sub = App()
     sub.add_route("/inner", lambda request: {"inner": True}, methods=["GET"])
     app.mount("/sub", sub)
     async with AppClient(app) as http:
         assert (await http.get("/api/ping")).json() == {"pong": True}
+        assert (await http.get("/api/later/3")).json() == {"later": 3}
+        assert (await http.get("/ping")).status_code == 404
         assert (await http.get("/sub/inner")).json() == {"inner": True}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import logging
 import os
@@ -15,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, compile_path
 from starlette.staticfiles import StaticFiles
 
 from stellate.core._errors import http_exception_response, server_error_response
@@ -232,15 +233,21 @@ class App(Starlette):
             self.router.routes.append(handler_route)
 
     def include(self, routes: Iterable[BaseRoute] | Any, prefix: str = "") -> None:
-        """Add Starlette routes, or an object with a ``routes`` list, under ``prefix``."""
+        """Add Starlette routes, or an object with a ``routes`` list, under ``prefix``.
+
+        The routes stay flat (each is copied with ``prefix`` prepended to its path)
+        rather than mounted, so a route added later under the same prefix is still
+        reachable and duplicates are detected route by route.
+        """
         self._check_not_frozen("include routes")
         items = getattr(routes, "routes", routes)
-        if prefix:
-            self.mount(prefix, _RouteGroup(list(items)))
-            return
+        prefix = prefix.rstrip("/")
+        if prefix and not prefix.startswith("/"):
+            raise ValueError(f"Route prefix `{prefix}` must start with `/`")
         for route in items:
-            if self._claim_route(route, self._owner):
-                self.router.routes.append(route)
+            placed = _with_prefix(route, prefix) if prefix else route
+            if self._claim_route(placed, self._owner):
+                self.router.routes.append(placed)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         """Serve the ASGI ``app`` under ``path``."""
@@ -428,17 +435,19 @@ class _Wrapped:
         return wrap(app)
 
 
-class _RouteGroup:
-    """Routes mounted under a prefix (what ``App.include(..., prefix=)`` builds)."""
-
-    def __init__(self, routes: list[BaseRoute]) -> None:
-        from starlette.routing import Router
-
-        self.router = Router(routes)
-        self.routes = routes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.router(scope, receive, send)
+def _with_prefix(route: BaseRoute, prefix: str) -> BaseRoute:
+    # Starlette compiles a route's path once, in its constructor; a copy with the
+    # prefixed path recompiled keeps every other attribute (a HandlerRoute's adapter
+    # included) without knowing how each route class was built.
+    if not isinstance(route, Route | WebSocketRoute | Mount):
+        raise TypeError(
+            f"Cannot prefix a `{type(route).__name__}`: include Route, WebSocketRoute or Mount"
+        )
+    placed = copy.copy(route)
+    placed.path = prefix + route.path
+    pattern = placed.path + "/{path:path}" if isinstance(route, Mount) else placed.path
+    placed.path_regex, placed.path_format, placed.param_convertors = compile_path(pattern)
+    return placed
 
 
 async def _call(func: Callable[..., Any], *args: Any) -> Any:
