@@ -289,3 +289,17 @@ def test_readme_migration_examples_run(tmp_path: Path) -> None:
     assert [m.name for m in chain] == ["0001_initial", "0002_add_books_isbn", "0003_fill_slugs"]
     assert history.state_at(chain).table("books").has_column("isbn")
     assert isinstance(chain[2].operations[0], ops.RunPython)
+
+
+def test_registering_the_commands_loads_no_migration_machinery() -> None:
+    assert set(migrations._MODULES) == set(migrations.__all__)
+    code = (
+        "import sys\n"
+        "from stellate.orm.migrations.commands import MIGRATION_COMMANDS\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('stellate.orm.migrations.'))\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['stellate.orm.migrations.commands']"
