@@ -44,11 +44,19 @@ from stellate.orm.expressions import (
 )
 from stellate.orm.fields import Field, OnDelete, OneToOneField
 from stellate.orm.many_to_many import ManyToManyField
+from stellate.orm.mixins import (
+    OwnershipMixin,
+    SoftDeleteMixin,
+    StaleObjectError,
+    TimestampMixin,
+    VersionedMixin,
+)
 from stellate.orm.models import Model
 from stellate.orm.plugin import OrmPlugin
 from stellate.orm.pool import DatabaseNotConnectedError, PoolTimeoutError
 from stellate.orm.queryset import Prefetch, QuerySet
 from stellate.orm.settings import OrmSettings
+from stellate.orm.signals import post_delete, post_save, pre_delete, pre_save
 from stellate.orm.transactions import (
     ConcurrentTransactionUseError,
     Transaction,
@@ -89,21 +97,30 @@ __all__ = [
     "OrmPlugin",
     "OrmSettings",
     "OuterRef",
+    "OwnershipMixin",
     "PoolTimeoutError",
     "Prefetch",
     "Q",
     "QueryEvent",
     "QuerySet",
     "QueryValueError",
+    "SoftDeleteMixin",
+    "StaleObjectError",
     "Sum",
+    "TimestampMixin",
     "Transaction",
     "TransactionClosedError",
     "UniqueConstraint",
     "UniqueViolation",
     "ValidationError",
     "Value",
+    "VersionedMixin",
     "connect",
     "get_db",
     "on_commit",
+    "post_delete",
+    "post_save",
+    "pre_delete",
+    "pre_save",
     "transaction",
 ]

@@ -8,6 +8,7 @@ from stellate.orm import _execute
 from stellate.orm._relations import LoadedKey
 from stellate.orm.exceptions import FieldError, unknown_name_error
 from stellate.orm.models import quote_name
+from stellate.orm.signals import post_delete, post_save, pre_delete, pre_save
 
 if TYPE_CHECKING:
     from stellate.orm.models import Model
@@ -20,29 +21,37 @@ def _db_value(field: Any, value: Any) -> Any:
 
 
 async def save(obj: Model, update_fields: list[str] | None) -> None:
+    cls = type(obj)
     meta = obj._meta
     data = obj.__dict__
     pk = data.get(meta.pk.name)
+    creating = pk is None or data.get("_adding", False)
     if update_fields is not None:
         if not update_fields:
             return
-        obj.full_clean(update_fields)
-        if data.get("_adding", False) or pk is None:
+        if creating:
             raise ValueError(
-                f"save(update_fields=...) needs a saved `{type(obj).__name__}`; call save() first"
+                f"save(update_fields=...) needs a saved `{cls.__name__}`; call save() first"
             )
+    update_fields = obj._prepare_save(creating, update_fields)
+    if pre_save.has_receivers(cls):
+        await pre_save.send(cls, instance=obj)
+    if update_fields is not None:
+        obj.full_clean(update_fields)
         await _update(obj, update_fields)
-        return
-    if pk is None or data.get("_adding", False):
+    elif creating:
         obj.full_clean()
-        await insert(obj)
+        await _insert(obj)
     else:
         # A loaded instance may lack deferred fields: validate and write what it holds.
         names = [f.name for f in meta.field_list if not f.primary_key and f.name in data]
         obj.full_clean(names)
         if names and not await _update(obj, names):
             # A loaded instance whose row is gone: insert it again, as Django does.
-            await insert(obj)
+            creating = True
+            await _insert(obj)
+    if post_save.has_receivers(cls):
+        await post_save.send(cls, instance=obj, created=creating)
 
 
 def _apply_row(obj: Model, record: Any) -> None:
@@ -61,6 +70,21 @@ def _apply_row(obj: Model, record: Any) -> None:
 
 
 async def insert(obj: Model, *, on_conflict_do_nothing: bool = False) -> bool:
+    """Save ``obj`` as a new row (hooks and signals included); False when ON CONFLICT skipped it.
+
+    ``post_save`` is sent only when the row was inserted.
+    """
+    cls = type(obj)
+    obj._prepare_save(True, None)
+    if pre_save.has_receivers(cls):
+        await pre_save.send(cls, instance=obj)
+    inserted = await _insert(obj, on_conflict_do_nothing=on_conflict_do_nothing)
+    if inserted and post_save.has_receivers(cls):
+        await post_save.send(cls, instance=obj, created=True)
+    return inserted
+
+
+async def _insert(obj: Model, *, on_conflict_do_nothing: bool = False) -> bool:
     """INSERT ``obj`` and load back every column; False when ON CONFLICT skipped it."""
     meta = obj._meta
     data = obj.__dict__
@@ -104,12 +128,47 @@ async def _update(obj: Model, names: list[str]) -> bool:
                 f"`{type(obj).__name__}.{field.name}` is not loaded, so it cannot be saved; "
                 f"`await obj.fetch({field.name!r})` first or leave it out of update_fields"
             )
+    version = obj._version_field
+    if version is not None:
+        return await _update_versioned(obj, [f for f in fields if f.name != version], version)
     sets = ", ".join(
         f"{quote_name(f.column)} = {f.placeholder(i)}" for i, f in enumerate(fields, 2)
     )
     sql = f"UPDATE {meta.qtable} SET {sets} WHERE {quote_name(meta.pk.column)} = $1"
     params = [_db_value(meta.pk, data[meta.pk.name]), *(_db_value(f, data[f.name]) for f in fields)]
     return await _execute.execute(type(obj), sql, params) > 0
+
+
+async def _update_versioned(obj: Model, fields: list[Any], version_name: str) -> bool:
+    # The expected version is part of the WHERE clause, so the check and the write
+    # are one statement: of two concurrent saves from the same version, the second
+    # waits for the first's row lock, re-reads the row and matches nothing.
+    cls = type(obj)
+    meta = obj._meta
+    data = obj.__dict__
+    version = meta.get_field(version_name)
+    column = quote_name(version.column)
+    expected = data.get(version_name)
+    sets = [f"{quote_name(f.column)} = {f.placeholder(i)}" for i, f in enumerate(fields, 3)]
+    sets.append(f"{column} = {column} + 1")
+    sql = (
+        f"UPDATE {meta.qtable} SET {', '.join(sets)} "
+        f"WHERE {quote_name(meta.pk.column)} = $1 AND {column} = $2 RETURNING {column}"
+    )
+    pk = _db_value(meta.pk, data[meta.pk.name])
+    params = [pk, expected, *(_db_value(f, data[f.name]) for f in fields)]
+    new_version = await _execute.fetchval(cls, sql, params)
+    if new_version is None:
+        current = await _execute.fetchval(
+            cls,
+            f"SELECT {column} FROM {meta.qtable} WHERE {quote_name(meta.pk.column)} = $1",
+            [pk],
+        )
+        from stellate.orm.mixins import StaleObjectError
+
+        raise StaleObjectError(cls.__name__, data[meta.pk.name], expected, current)
+    data[version_name] = new_version
+    return True
 
 
 async def delete(obj: Model) -> None:
@@ -119,9 +178,14 @@ async def delete(obj: Model) -> None:
         raise ValueError(
             f"Cannot delete an unsaved `{type(obj).__name__}` (its primary key is None)"
         )
+    cls = type(obj)
+    if pre_delete.has_receivers(cls):
+        await pre_delete.send(cls, instance=obj, soft=False)
     sql = f"DELETE FROM {meta.qtable} WHERE {quote_name(meta.pk.column)} = $1"
-    await _execute.execute(type(obj), sql, [_db_value(meta.pk, pk)])
+    await _execute.execute(cls, sql, [_db_value(meta.pk, pk)])
     obj.__dict__["_adding"] = True
+    if post_delete.has_receivers(cls):
+        await post_delete.send(cls, instance=obj, soft=False)
 
 
 async def refresh(obj: Model, names: list[str] | None) -> None:

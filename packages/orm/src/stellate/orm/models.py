@@ -358,6 +358,8 @@ class Model(metaclass=ModelMeta):
     DoesNotExist: ClassVar[type[exceptions.ObjectDoesNotExist]]
     MultipleObjectsReturned: ClassVar[type[exceptions.MultipleObjectsReturned]]
     _adding: ClassVar[bool] = False
+    _version_field: ClassVar[str | None] = None
+    """The optimistic-locking counter column (set by ``VersionedMixin``)."""
 
     def __init__(self, **values: Any) -> None:
         meta = self._meta
@@ -465,6 +467,20 @@ class Model(metaclass=ModelMeta):
         return self.to_dict()
 
     # -- persistence -----------------------------------------------------------------------
+
+    def _prepare_save(self, creating: bool, update_fields: list[str] | None) -> list[str] | None:
+        """Hook for mixins: adjust the instance before ``save()`` validates and writes it.
+
+        Called by ``save()`` and ``get_or_create()`` before ``pre_save`` is sent.
+        Overrides call ``super()._prepare_save(...)`` and return the (possibly
+        extended) ``update_fields``.
+        """
+        return update_fields
+
+    @classmethod
+    def _prepare_update(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Hook for mixins: adjust the values of ``QuerySet.update(**values)``."""
+        return values
 
     async def save(self, update_fields: typing.Iterable[str] | None = None) -> None:
         """INSERT a new instance or UPDATE a loaded one, after validating it.

@@ -246,7 +246,9 @@ class QuerySet(Generic[M]):
             plan, params = compile_select(self._query, kind)
             return CompiledQuery(plan.sql, params, kind)
         if kind == "update":
-            values = clean_update_values(self.model, dict(update_values or {}))
+            values = clean_update_values(
+                self.model, self.model._prepare_update(dict(update_values or {}))
+            )
             sql, params = compile_update(self._query, values, update_returning)
             return CompiledQuery(sql, params, kind)
         if kind == "delete":
@@ -458,11 +460,14 @@ class QuerySet(Generic[M]):
     async def update(self, *, returning: list[str] | None = None, **values: Any) -> Any:
         """UPDATE the matching rows; ``F()`` expressions update atomically.
 
+        Sends no model signals (no instances are loaded). Mixins still apply:
+        ``TimestampMixin`` sets ``updated_at`` and ``VersionedMixin`` bumps ``version``.
+
         Returns:
             The number of rows, or with ``returning=[...]`` a list of dicts of those
             columns (``returning=[]`` returns every column).
         """
-        cleaned = clean_update_values(self.model, values)
+        cleaned = clean_update_values(self.model, self.model._prepare_update(values))
         sql, params = compile_update(self._query, cleaned, returning)
         if returning is None:
             return await _execute.execute(self.model, sql, params)
@@ -478,7 +483,12 @@ class QuerySet(Generic[M]):
         return out
 
     async def delete(self) -> int:
-        """DELETE the matching rows and return how many."""
+        """DELETE the matching rows and return how many.
+
+        Sends no model signals, and is a real DELETE even for ``SoftDeleteMixin``
+        models (use ``obj.delete()`` per instance, or ``update(deleted_at=...)``,
+        to soft-delete in bulk).
+        """
         sql, params = compile_delete(self._query)
         return await _execute.execute(self.model, sql, params)
 
@@ -493,6 +503,9 @@ class QuerySet(Generic[M]):
         use_copy: bool = False,
     ) -> list[M]:
         """INSERT many instances in one round trip and set their primary keys.
+
+        Sends no model signals and runs no mixin hooks (``TimestampMixin`` does not
+        stamp the rows): it writes the instances' values as they are.
 
         Args:
             ignore_conflicts: Skip rows that violate a unique constraint.
