@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import msgspec
+
 from examples.bookstore.models import Author, Book, Publisher, Review, Tag
 from examples.bookstore.tasks import RECOMPUTE_RATING
+from stellate.core import Request
 from stellate.rest import (
     BasePermission,
     CursorPagination,
@@ -20,8 +23,16 @@ from stellate.rest import (
     ModelViewSet,
     Router,
     ValidationError,
+    action,
 )
 from stellate.tasks.outbox import enqueue_on_commit
+
+
+class TagIds(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of ``PUT /api/books/{pk}/tags/``."""
+
+    tag_ids: list[int]
+
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -169,6 +180,30 @@ class BookViewSet(ModelViewSet):
     }
     search_fields = ("title", "isbn")
     ordering_fields = ("title", "price", "pages", "rating", "created_at")
+
+    @action(methods=["PUT"], detail=True, url_path="tags", permission_classes=(IsAdminUser,))
+    async def set_tags(self, request: Request, **kwargs: Any) -> Any:
+        """Replace the book's tags with ``{"tag_ids": [...]}`` (staff only)."""
+        book = await self.get_object()
+        try:
+            body = msgspec.json.decode(await request.body(), type=TagIds)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise ValidationError(
+                "Invalid data", errors={"tag_ids": [f'{exc}; send {{"tag_ids": [1, 2]}}']}
+            ) from None
+        wanted = sorted(set(body.tag_ids))
+        found = {tag.id for tag in await Tag.objects.filter(id__in=wanted).all()}
+        unknown = [tag_id for tag_id in wanted if tag_id not in found]
+        if unknown:
+            listed = ", ".join(f"`{tag_id}`" for tag_id in unknown)
+            raise ValidationError(
+                "Invalid data",
+                errors={"tag_ids": [f"No tag with id {listed}: list them at /api/tags/"]},
+            )
+        async with self.write_transaction():
+            await Book.tags.set(book, wanted)
+        reloaded = await self.get_queryset().get(id=book.id)
+        return self.get_serializer(reloaded).data
 
 
 class ReviewViewSet(ModelViewSet):

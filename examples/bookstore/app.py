@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from examples.bookstore.api import build_router
+from examples.bookstore.models import Book
 from examples.bookstore.seed import DEMO_PASSWORD, DEMO_USERNAME, ensure_demo_user, seed_demo_data
 from examples.bookstore.tasks import RECOMPUTE_RATING, recompute_book_rating
 from stellate.core import App
@@ -107,13 +108,17 @@ def _seed_command(app: App) -> click.Command:
     def seed() -> None:
         import asyncio
 
-        async def work() -> tuple[int, int]:
+        async def work() -> tuple[int, int, int]:
             async with app.router.lifespan_context(app):
                 reviewer = await ensure_demo_user(app.auth)
-                return reviewer, await seed_demo_data(reviewer)
+                added = await seed_demo_data(reviewer)
+                return reviewer, added, await Book.objects.count()
 
-        reviewer, added = asyncio.run(work())
-        click.echo(f"Added {added} book(s); demo account `{DEMO_USERNAME}` has id {reviewer}")
+        reviewer, added, total = asyncio.run(work())
+        click.echo(
+            f"Added {added} book(s), {total} in the catalogue; "
+            f"demo account `{DEMO_USERNAME}` has id {reviewer}"
+        )
 
     return seed
 

@@ -122,6 +122,23 @@ async def test_book_list_costs_the_same_queries_at_any_page_size(
     assert orion["review_count"] == 1
 
 
+@pytest.mark.parametrize(
+    ("resource", "queries"),
+    [("publishers", 1), ("authors", 1), ("tags", 1), ("books", 2), ("reviews", 1)],
+)
+async def test_every_list_costs_a_constant_number_of_queries(
+    client: AppClient, catalogue: dict[str, Any], resource: str, queries: int
+) -> None:
+    for size in (1, 2, 100):
+        async with assert_num_queries(queries):
+            response = await client.get(f"/api/{resource}/?page_size={size}")
+        assert response.status_code == 200
+    assert (
+        len(response.json()["results"])
+        == {"publishers": 3, "authors": 4, "tags": 5, "books": 12, "reviews": 3}[resource]
+    )
+
+
 async def test_cursor_pages_walk_the_catalogue_without_overlap(
     client: AppClient, catalogue: dict[str, Any]
 ) -> None:
@@ -136,7 +153,8 @@ async def test_cursor_pages_walk_the_catalogue_without_overlap(
 
 async def test_detail_and_404(client: AppClient, catalogue: dict[str, Any]) -> None:
     book = catalogue["books"][0]
-    response = await client.get(f"/api/books/{book.id}/")
+    async with assert_num_queries(2):  # the book joined with author and publisher, its tags
+        response = await client.get(f"/api/books/{book.id}/")
     assert response.status_code == 200
     body = response.json()
     assert body["title"] == "The Dreaming Engine"
@@ -245,6 +263,35 @@ async def test_staff_create_update_delete_a_book(
     deleted = await client.delete(f"/api/books/{body['id']}/", headers=headers)
     assert deleted.status_code == 204
     assert not await Book.objects.filter(id=body["id"]).exists()
+
+
+async def test_staff_set_a_books_tags_with_the_action(
+    client: AppClient, catalogue: dict[str, Any]
+) -> None:
+    book = catalogue["books"][1]
+    tags = {row["name"]: row["id"] for row in (await client.get("/api/tags/")).json()["results"]}
+    url = f"/api/books/{book.id}/tags/"
+    wanted = {"tag_ids": [tags["classics"], tags["essays"]]}
+    assert (await client.put(url, json=wanted)).status_code == 401
+    reader = await login(client, staff=False)
+    assert (await client.put(url, json=wanted, headers=reader)).status_code == 403
+
+    staff = await login(client, staff=True)
+    response = await client.put(url, json=wanted, headers=staff)
+    assert response.status_code == 200, response.text
+    assert sorted(tag["name"] for tag in response.json()["tags"]) == ["classics", "essays"]
+    shown = (await client.get(f"/api/books/{book.id}/")).json()
+    assert sorted(tag["name"] for tag in shown["tags"]) == ["classics", "essays"]
+
+    unknown = await client.put(url, json={"tag_ids": [tags["crime"], 424242]}, headers=staff)
+    assert unknown.status_code == 400
+    assert "`424242`" in unknown.json()["errors"]["tag_ids"][0]
+    malformed = await client.put(url, json={"tag_ids": "crime"}, headers=staff)
+    assert malformed.status_code == 400
+    assert "tag_ids" in malformed.json()["errors"]
+    # Neither refused request changed anything.
+    shown = (await client.get(f"/api/books/{book.id}/")).json()
+    assert sorted(tag["name"] for tag in shown["tags"]) == ["classics", "essays"]
 
 
 async def test_writes_without_the_csrf_token_are_refused(
@@ -424,3 +471,16 @@ async def test_uvicorn_serves_the_app_with_no_environment(tmp_path: Path) -> Non
     output = (tmp_path / "server.log").read_text()
     assert f"username `{DEMO_USERNAME}`" in output
     assert "Applied 1 bookstore migration(s)" in output
+
+    # `stellate seed` on the same embedded database: everything is there already.
+    seed = await asyncio.create_subprocess_exec(
+        *(str(Path(sys.executable).parent / "stellate"), "--app", "examples.bookstore.app:app"),
+        "seed",
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    seeded, _ = await asyncio.wait_for(seed.communicate(), timeout=30)
+    assert seed.returncode == 0, seeded.decode()
+    assert "Added 0 book(s), 12 in the catalogue" in seeded.decode()
