@@ -499,3 +499,40 @@ async def test_a_save_waiting_on_the_row_lock_sees_the_new_version(
     assert (caught.value.expected_version, caught.value.current_version) == (1, 2)
     stored = await model.objects.get(pk=doc.id)
     assert (stored.title, stored.version) == ("first", 2)
+
+
+# -- the auth guide's API key model: SignedAPIKeyMixin combined with TimestampMixin ---------
+
+
+async def test_signed_api_key_mixin_with_timestamps(tables: Database) -> None:
+    signed_keys = pytest.importorskip("stellate.auth.signed_keys")
+    from stellate.core.signing import SigningKey
+
+    class APIKey(signed_keys.SignedAPIKeyMixin, TimestampMixin):  # type: ignore[misc]
+        class Meta:
+            table = "mix_api_keys"
+
+        class TokenConfig:
+            keys = [SigningKey(secret="apikey-2026-q2", version=1)]  # noqa: RUF012
+            key_display_prefix = "sk_myapp_"
+
+        id: int = Field(primary_key=True, auto=True)
+        user_id: int = Field()
+        name: str = Field(default="")
+
+    await create_tables(APIKey)
+    result = await APIKey.generate(user_id=7, name="Production Key")
+    key = result.key
+    assert key.created_at is not None
+    assert key.updated_at == key.created_at
+    verified = await APIKey.verify(result.raw_key)
+    assert verified is not None
+    assert verified.id == key.id
+    assert verified.created_at == key.created_at
+    # verify() records last use with QuerySet.update(), which also moves updated_at.
+    stored = await row(tables, "mix_api_keys", key.id)
+    assert stored is not None
+    assert stored["last_used_at"] is not None
+    assert stored["updated_at"] > key.created_at
+    await verified.revoke()
+    assert await APIKey.verify(result.raw_key) is None
