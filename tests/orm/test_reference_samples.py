@@ -4,8 +4,9 @@ Sources: ``Models & Fields Guide`` (001) and the ORM parts of ``Patterns & Best
 Practices`` (000). ``hyperdjango.models`` / ``hyperdjango.expressions`` become
 ``stellate.orm``. Each sample is pasted as written inside a test; what a sample leaves
 implicit (a model it references, rows to read) is set up around it and marked
-"setup". Samples of features outside the ORM issue (signals, mixins, file/vector
-fields, STI, CTEs, full-text search, ViewSets) are not here.
+"setup". ``hyperdjango.signals`` / ``hyperdjango.mixins`` become
+``stellate.orm.signals`` / ``stellate.orm.mixins``. Samples of features not built
+yet (file/vector fields, STI, CTEs, full-text search, ViewSets) are not here.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from stellate.orm import (
     OuterRef,
     Q,
 )
+from stellate.orm.mixins import (
+    OwnershipMixin,
+    SoftDeleteMixin,
+    TimestampMixin,
+    VersionedMixin,
+)
 from stellate.orm.schema import create_table_sql
+from stellate.orm.signals import post_delete, post_save, pre_save
 from stellate.orm.testing import create_tables
 
 
@@ -794,3 +802,112 @@ async def test_select_related_fk_field_spelling(db: Any) -> None:
 
     assert printed == ["Ann"]
     assert books[0].author_id == author.id
+
+
+async def test_signals(db: Any) -> None:
+    notified: list[int] = []  # setup
+    deleted_files: list[str] = []  # setup
+
+    async def send_order_notification(order: Any) -> None:  # setup
+        notified.append(order.id)
+
+    class MemoryStorage:  # setup
+        async def delete(self, name: str) -> None:
+            deleted_files.append(name)
+
+    storage = MemoryStorage()  # setup
+
+    class Order(Model):  # setup
+        class Meta:
+            table = "orders"
+
+        id: int = Field(primary_key=True, auto=True)
+        total: float = Field(default=0.0)
+        updated_at: datetime | None = Field(default=None)
+
+    class Product(Model):  # setup
+        class Meta:
+            table = "products"
+
+        id: int = Field(primary_key=True, auto=True)
+        image: str = Field(default="")
+
+    @pre_save.connect
+    async def set_timestamps(sender, instance, **kwargs):  # type: ignore[no-untyped-def]
+        """Auto-set updated_at on every save."""
+        from datetime import UTC, datetime
+
+        instance.updated_at = datetime.now(UTC)
+
+    @post_save.connect
+    async def notify_new_order(sender, instance, created, **kwargs):  # type: ignore[no-untyped-def]
+        """Send notification when a new order is created."""
+        if sender.__name__ == "Order" and created:
+            await send_order_notification(instance)
+
+    @post_delete.connect
+    async def cleanup_files(sender, instance, **kwargs):  # type: ignore[no-untyped-def]
+        """Clean up uploaded files when a product is deleted."""
+        if sender.__name__ == "Product" and instance.image:
+            await storage.delete(instance.image)
+
+    try:  # setup: exercise the receivers, then disconnect them
+        await create_tables(Order, Product)
+        order = await Order.objects.create(total=9.5)
+        assert order.updated_at is not None
+        first = order.updated_at
+        await order.save()
+        assert order.updated_at > first
+        assert (await Order.objects.get(pk=order.id)).updated_at == order.updated_at
+        assert notified == [order.id]  # created only, not on the second save
+        product = await Product.objects.create(image="products/p.png")
+        await product.delete()
+        assert deleted_files == ["products/p.png"]
+    finally:
+        assert pre_save.disconnect(set_timestamps)
+        assert post_save.disconnect(notify_new_order)
+        assert post_delete.disconnect(cleanup_files)
+
+
+async def test_mixins(db: Any) -> None:
+    assert OwnershipMixin.__name__ == "OwnershipMixin"  # imported by the sample
+
+    class Document(TimestampMixin, SoftDeleteMixin, VersionedMixin, Model):
+        class Meta:
+            table = "documents"
+
+        id: int = Field(primary_key=True, auto=True)
+        title: str = Field()
+        body: str = Field(default="")
+
+    class Task(SoftDeleteMixin, Model):
+        class Meta:
+            table = "tasks"
+
+        id: int = Field(primary_key=True, auto=True)
+        title: str = Field()
+        completed: bool = Field(default=False)
+
+    await create_tables(Document, Task)
+    document = await Document.objects.create(title="Spec")  # setup
+    assert document.created_at is not None
+    assert document.version == 1
+    await document.save()
+    assert document.version == 2
+    task = await Task.objects.create(title="Ship it")  # setup
+
+    # Soft delete (sets deleted_at, not actual DELETE)
+    await task.delete()
+
+    # Query automatically excludes soft-deleted rows
+    active_tasks = await Task.objects.all()
+
+    # Include soft-deleted rows
+    all_tasks = await Task.objects.unscoped().all()
+
+    # Restore a soft-deleted record
+    await task.restore()
+
+    assert active_tasks == []
+    assert [t.id for t in all_tasks] == [task.id]
+    assert [t.id for t in await Task.objects.all()] == [task.id]
