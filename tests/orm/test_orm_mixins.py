@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -536,3 +537,76 @@ async def test_signed_api_key_mixin_with_timestamps(tables: Database) -> None:
     assert stored["updated_at"] > key.created_at
     await verified.revoke()
     assert await APIKey.verify(result.raw_key) is None
+
+
+class MixProject(SoftDeleteMixin, Model):
+    class Meta:
+        table = "mix_projects"
+
+    id: int = Field(primary_key=True, auto=True)
+    name: str = Field()
+
+
+class MixIssue(SoftDeleteMixin, Model):
+    class Meta:
+        table = "mix_issues"
+
+    id: int = Field(primary_key=True, auto=True)
+    project_id: int = Field(foreign_key=MixProject, related_name="issues")
+
+
+async def test_soft_deleted_rows_in_relations(tables: Database) -> None:
+    await create_tables(MixProject, MixIssue)
+    project = await MixProject.objects.create(name="p")
+    kept = await MixIssue.objects.create(project_id=project.id)
+    gone = await MixIssue.objects.create(project_id=project.id)
+    await gone.delete()
+    (loaded,) = await MixProject.objects.prefetch_related("issues")
+    assert [i.id for i in loaded.issues] == [kept.id]
+    assert [i.id for i in await project.fetch("issues")] == [kept.id]
+    await project.delete()
+    (issue,) = await MixIssue.objects.prefetch_related("project")
+    assert issue.project is None  # the parent is hidden like any soft-deleted row
+    (joined,) = await MixIssue.objects.select_related("project")
+    assert joined.project.id == project.id  # a JOIN follows the key regardless
+
+
+async def test_readme_signals_and_mixins_example_runs(tables: Database) -> None:
+    import ast
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).parents[2] / "packages" / "orm" / "README.md"
+    section = readme.read_text().split("## Signals and mixins", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    definitions, statements = match.group(1).split("\n\n\ndoc = ", 1)
+    indexed: dict[int, str] = {}
+
+    class SearchIndex:
+        async def put(self, key: int, text: str) -> None:
+            indexed[key] = text
+
+    namespace: dict[str, Any] = {
+        "__name__": "readme_mixins",
+        "search_index": SearchIndex(),
+        "request": SimpleNamespace(user={"id": 42, "username": "ann"}),
+    }
+    exec(compile(definitions, "README.md", "exec"), namespace)
+    document = namespace["Document"]
+    try:
+        await create_tables(document)
+        flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        await eval(compile("doc = " + statements, "README.md", "exec", flags=flags), namespace)
+    finally:
+        from stellate.orm import post_save
+
+        assert post_save.disconnect(namespace["index_document"], sender=document)
+    doc = namespace["doc"]
+    assert [d.id for d in namespace["mine"]] == [doc.id]
+    assert namespace["stale_copy"].version == 2
+    assert namespace["stale_copy"].title == "Spec v2"
+    assert [d.id for d in namespace["everything"]] == [doc.id]
+    assert doc.deleted_at is None
+    assert doc.owner_id == 42
+    assert indexed == {doc.id: "Spec v2"}
