@@ -14,6 +14,7 @@ import pytest
 from stellate.orm import (
     Database,
     Field,
+    FieldError,
     Model,
     OwnershipMixin,
     SoftDeleteMixin,
@@ -610,3 +611,15 @@ async def test_readme_signals_and_mixins_example_runs(tables: Database) -> None:
     assert doc.deleted_at is None
     assert doc.owner_id == 42
     assert indexed == {doc.id: "Spec v2"}
+
+
+async def test_a_versioned_save_without_the_version_loaded_is_refused(tables: Database) -> None:
+    doc = await MixDocument.objects.create(title="a")
+    partial = await MixDocument.objects.defer("version").get(pk=doc.id)
+    partial.title = "b"
+    with pytest.raises(FieldError, match=r"`MixDocument.version` is not loaded"):
+        await partial.save()
+    assert (await MixDocument.objects.get(pk=doc.id)).title == "a"
+    await partial.fetch("version")
+    await partial.save()
+    assert partial.version == 2

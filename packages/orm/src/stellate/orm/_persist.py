@@ -148,7 +148,13 @@ async def _update_versioned(obj: Model, fields: list[Any], version_name: str) ->
     data = obj.__dict__
     version = meta.get_field(version_name)
     column = quote_name(version.column)
-    expected = data.get(version_name)
+    if version_name not in data:
+        raise FieldError(
+            f"`{cls.__name__}.{version_name}` is not loaded, so the save cannot be checked "
+            f"for concurrent changes; do not defer `{version_name}` (or `await "
+            f"obj.fetch({version_name!r})` first)"
+        )
+    expected = data[version_name]
     sets = [f"{quote_name(f.column)} = {f.placeholder(i)}" for i, f in enumerate(fields, 3)]
     sets.append(f"{column} = {column} + 1")
     sql = (
