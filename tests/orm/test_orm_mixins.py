@@ -243,10 +243,21 @@ async def test_soft_and_hard_delete_signals(tables: Database) -> None:
     ]
 
 
-async def test_queryset_delete_is_a_real_delete(tables: Database) -> None:
-    task = await MixTask.objects.create(title="bulk")
-    assert await MixTask.objects.filter(pk=task.id).delete() == 1
-    assert await row(tables, "mix_tasks", task.id) is None
+async def test_queryset_delete_soft_deletes_and_hard_delete_deletes(tables: Database) -> None:
+    done = [await MixTask.objects.create(title=f"done {n}", completed=True) for n in range(2)]
+    todo = await MixTask.objects.create(title="todo")
+    await done[0].delete()
+    first_stamp = (await row(tables, "mix_tasks", done[0].id) or {})["deleted_at"]
+    # Only the rows not deleted yet are stamped; an earlier stamp is kept.
+    assert await MixTask.objects.unscoped().filter(completed=True).delete() == 1
+    assert (await row(tables, "mix_tasks", done[0].id) or {})["deleted_at"] == first_stamp
+    assert (await row(tables, "mix_tasks", done[1].id) or {})["deleted_at"] is not None
+    assert [t.id for t in await MixTask.objects.all()] == [todo.id]
+    assert await MixTask.all_objects.count() == 3
+    assert await MixTask.objects.deleted().hard_delete() == 2
+    assert await row(tables, "mix_tasks", done[0].id) is None
+    assert await row(tables, "mix_tasks", done[1].id) is None
+    assert await MixTask.all_objects.count() == 1
 
 
 async def test_soft_delete_of_an_unsaved_instance_is_an_error(tables: Database) -> None:
@@ -381,7 +392,7 @@ async def test_queryset_update_bumps_the_version(tables: Database) -> None:
 
 async def test_saving_a_deleted_row_is_stale(tables: Database) -> None:
     doc = await MixDocument.objects.create(title="a")
-    await MixDocument.objects.filter(pk=doc.id).delete()
+    await MixDocument.objects.filter(pk=doc.id).hard_delete()
     with pytest.raises(StaleObjectError, match="no longer exists") as caught:
         await doc.save()
     assert caught.value.current_version is None

@@ -21,10 +21,10 @@ OwnershipMixin       owner_id                   ``Model.for_owner(user)`` scopes
 VersionedMixin       version                    a stale ``save()`` raises ``StaleObjectError``
 ===================  =========================  ==========================================
 
-Set-based writes bypass instance behaviour: ``bulk_create()`` and
-``bulk_update()`` write the values as given (no timestamps, no version check),
-and ``QuerySet.delete()`` is a real DELETE even for soft-delete models.
-``QuerySet.update()`` does stamp ``updated_at`` and bump ``version``.
+Set-based writes send no signals. ``bulk_create()`` and ``bulk_update()`` write
+the values as given (no timestamps, no version check); ``QuerySet.update()``
+stamps ``updated_at`` and bumps ``version``; ``QuerySet.delete()`` of a
+soft-delete model soft-deletes (``hard_delete()`` deletes).
 """
 
 from __future__ import annotations
@@ -138,6 +138,18 @@ class SoftDeleteQuerySet(QuerySet[M]):
         qs._query.where = tuple(q for q in qs._query.where if q is not _NOT_DELETED)
         return qs
 
+    async def delete(self) -> int:
+        """Soft-delete the matching rows not deleted yet (one UPDATE); returns how many.
+
+        Like every set-based write it sends no signals; ``updated_at`` and
+        ``version`` move as in ``update()``.
+        """
+        return int(await self.filter(deleted_at__isnull=True).update(deleted_at=_now()))
+
+    async def hard_delete(self) -> int:
+        """DELETE the matching rows for real (no signals); returns how many."""
+        return await QuerySet.delete(self)
+
     def deleted(self) -> SoftDeleteQuerySet[M]:
         """Only the soft-deleted rows."""
         qs = self.unscoped()
@@ -176,7 +188,8 @@ class SoftDeleteMixin(Model):
     ``Model.objects.deleted()`` gives only them, ``restore()`` clears the stamp
     and ``hard_delete()`` really deletes the row. ``delete()`` sends
     ``pre_delete``/``post_delete`` with ``soft=True``; ``hard_delete()`` with
-    ``soft=False``. ``QuerySet.delete()`` is a real DELETE (it sends no signals).
+    ``soft=False``. On querysets, ``delete()`` soft-deletes the matching rows and
+    ``hard_delete()`` deletes them (both send no signals).
     """
 
     class Meta:

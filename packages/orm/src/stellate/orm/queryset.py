@@ -485,9 +485,8 @@ class QuerySet(Generic[M]):
     async def delete(self) -> int:
         """DELETE the matching rows and return how many.
 
-        Sends no model signals, and is a real DELETE even for ``SoftDeleteMixin``
-        models (use ``obj.delete()`` per instance, or ``update(deleted_at=...)``,
-        to soft-delete in bulk).
+        Sends no model signals. The queryset of ``SoftDeleteMixin`` models
+        overrides it to soft-delete (and adds ``hard_delete()``).
         """
         sql, params = compile_delete(self._query)
         return await _execute.execute(self.model, sql, params)
