@@ -288,15 +288,19 @@ class Database:
                 return rows
             finally:
                 tx.leave()
-        connection = await state.manager.acquire()
+        manager = state.manager
+        connection = manager.try_acquire()
+        if connection is None:
+            connection = await manager.acquire()
         try:
             if state.auto_reset and sets_session_state(sql):
                 connection.stellate_state.full_reset = True
             rows = await connection.fetch(sql, *args)
         except BaseException:
-            await state.manager.release(connection)
+            await manager.release(connection)
             raise
-        await state.manager.release_clean(connection)
+        if not manager.try_release(connection):
+            await manager.release(connection)
         return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
@@ -315,15 +319,19 @@ class Database:
                 return await connection.fetchrow(sql, *args)
             finally:
                 tx.leave()
-        connection = await state.manager.acquire()
+        manager = state.manager
+        connection = manager.try_acquire()
+        if connection is None:
+            connection = await manager.acquire()
         try:
             if state.auto_reset and sets_session_state(sql):
                 connection.stellate_state.full_reset = True
             result = await connection.fetchrow(sql, *args)
         except BaseException:
-            await state.manager.release(connection)
+            await manager.release(connection)
             raise
-        await state.manager.release_clean(connection)
+        if not manager.try_release(connection):
+            await manager.release(connection)
         return result
 
     async def fetchval(self, sql: str, *args: Any, column: int = 0) -> Any:
@@ -342,15 +350,19 @@ class Database:
                 return await connection.fetchval(sql, *args, column=column)
             finally:
                 tx.leave()
-        connection = await state.manager.acquire()
+        manager = state.manager
+        connection = manager.try_acquire()
+        if connection is None:
+            connection = await manager.acquire()
         try:
             if state.auto_reset and sets_session_state(sql):
                 connection.stellate_state.full_reset = True
             result = await connection.fetchval(sql, *args, column=column)
         except BaseException:
-            await state.manager.release(connection)
+            await manager.release(connection)
             raise
-        await state.manager.release_clean(connection)
+        if not manager.try_release(connection):
+            await manager.release(connection)
         return result
 
     async def execute(self, sql: str, *args: Any) -> str:
@@ -373,15 +385,19 @@ class Database:
                 return status
             finally:
                 tx.leave()
-        connection = await state.manager.acquire()
+        manager = state.manager
+        connection = manager.try_acquire()
+        if connection is None:
+            connection = await manager.acquire()
         try:
             if state.auto_reset and sets_session_state(sql):
                 connection.stellate_state.full_reset = True
             status = await connection.execute(sql, *args)
         except BaseException:
-            await state.manager.release(connection)
+            await manager.release(connection)
             raise
-        await state.manager.release_clean(connection)
+        if not manager.try_release(connection):
+            await manager.release(connection)
         return status
 
     async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
@@ -404,13 +420,17 @@ class Database:
                 return
             finally:
                 tx.leave()
-        connection = await state.manager.acquire()
+        manager = state.manager
+        connection = manager.try_acquire()
+        if connection is None:
+            connection = await manager.acquire()
         try:
             await connection.executemany(sql, rows)
         except BaseException:
-            await state.manager.release(connection)
+            await manager.release(connection)
             raise
-        await state.manager.release_clean(connection)
+        if not manager.try_release(connection):
+            await manager.release(connection)
 
     async def copy_records_to_table(
         self,
@@ -444,13 +464,17 @@ class Database:
                 return status
             finally:
                 tx.leave()
-        connection = await state.manager.acquire()
+        manager = state.manager
+        connection = manager.try_acquire()
+        if connection is None:
+            connection = await manager.acquire()
         try:
             status = await connection.copy_records_to_table(table, **kwargs)
         except BaseException:
-            await state.manager.release(connection)
+            await manager.release(connection)
             raise
-        await state.manager.release_clean(connection)
+        if not manager.try_release(connection):
+            await manager.release(connection)
         return status
 
     async def query(self, sql: str, *args: Any) -> list[dict[str, Any]]:

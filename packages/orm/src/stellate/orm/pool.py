@@ -29,11 +29,35 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("stellate.orm")
 
-# Direct holder release relies on asyncpg internals (0.30-0.32): use it only when they
-# look as expected, else every release takes the public, shielded path.
+# The lean acquire and release below rely on asyncpg internals (0.30-0.32): use them
+# only when those look as expected, else every query takes the public, shielded path.
+_HOLDER = asyncpg.pool.PoolConnectionHolder
 _DIRECT_RELEASE = (
     "_holder" in getattr(asyncpg.pool.PoolConnectionProxy, "__slots__", ())
-    and hasattr(asyncpg.pool.PoolConnectionHolder, "release")
+    and {
+        "_con",
+        "_pool",
+        "_proxy",
+        "_in_use",
+        "_timeout",
+        "_generation",
+        "_setup",
+        "_max_queries",
+        "_inactive_callback",
+    }
+    <= set(getattr(_HOLDER, "__slots__", ()))
+    and all(
+        callable(getattr(_HOLDER, name, None))
+        for name in (
+            "release",
+            "_release",
+            "_maybe_cancel_inactive_callback",
+            "_setup_inactive_callback",
+            "is_connected",
+        )
+    )
+    and {"_pool_release_ctr", "_listeners", "_log_listeners", "_top_xact", "_protocol"}
+    <= set(getattr(asyncpg.Connection, "__slots__", ()))
     and hasattr(asyncpg.Connection, "_on_release")
 )
 
@@ -212,7 +236,11 @@ class PoolManager:
                 "one: a pool belongs to the loop that opened it. Open a Database inside "
                 "each asyncio.run() (`async with stellate.orm.connect(url):`)"
             )
-        if pool.get_idle_size():
+        if _DIRECT_RELEASE:
+            connection = self.try_acquire()
+            if connection is not None:
+                return connection
+        if pool.get_idle_size() and not self.waiting:
             # A connected idle connection is queued, so this returns without waiting;
             # skipping the timeout here saves asyncpg's wait_for task on the hot path.
             connection = await pool.acquire()
@@ -232,6 +260,49 @@ class PoolManager:
             return await self.acquire()
         return connection
 
+    def try_acquire(self) -> Any:
+        """The most recently used idle connection, checked out without suspending.
+
+        asyncpg's ``Pool.acquire`` goes through an acquire context, two coroutines and
+        ``Queue.get`` (a tenth of a pooled one-row query here); this does the same
+        bookkeeping on the holder (out of the queue, inactivity timer off, a proxy,
+        the in-use future ``Pool.close`` waits for) synchronously, so no cancellation
+        can land half way. Returns ``None`` whenever anything else is needed (no idle
+        connection, a closed or foreign-loop pool, a reconnect after a close or
+        ``expire_connections``, a ``setup`` hook, the maximum lifetime passed): the
+        caller then awaits :meth:`acquire`, which handles those and the timeout.
+        """
+        pool = self.pool
+        if not _DIRECT_RELEASE or pool is None or pool._closing:
+            return None
+        queue = pool._queue
+        if queue is None or pool._loop is not asyncio.get_running_loop():
+            return None
+        holders = queue._queue
+        if not holders or self.waiting:
+            # Tasks already waiting go first: taking the connection a release just
+            # queued for one of them would let a busy task starve the others.
+            return None
+        holder = holders[-1]
+        con = holder._con
+        if (
+            con is None
+            or con.is_closed()
+            or holder._generation != pool._generation
+            or holder._setup is not None
+            or (
+                self._max_lifetime is not None
+                and time.monotonic() - con.stellate_state.born > self._max_lifetime
+            )
+        ):
+            return None
+        holders.pop()
+        holder._maybe_cancel_inactive_callback()
+        holder._proxy = proxy = asyncpg.pool.PoolConnectionProxy(holder, con)
+        holder._in_use = pool._loop.create_future()
+        holder._timeout = None
+        return proxy
+
     def in_running_loop(self) -> bool:
         """Whether the pool is open and belongs to the running event loop."""
         pool = self.pool
@@ -246,28 +317,46 @@ class PoolManager:
             return
         await pool.release(connection)
 
-    async def release_clean(self, connection: Any) -> None:
-        """Give back a connection whose statement just succeeded.
+    def try_release(self, connection: Any) -> bool:
+        """Release ``connection`` synchronously when nothing needs a round trip.
 
-        asyncpg's ``Pool.release`` shields the release in a new task (~10 µs, a fifth of
-        a pooled query here) so that a cancellation cannot interrupt a reset half way.
-        When no reset round trip is due (``auto`` mode, no session state, no open
-        transaction), releasing does not suspend, so there is nothing to interrupt and
-        the holder is released directly.
+        What ``PoolConnectionHolder.release`` would do for a clean connection
+        (invalidate outside references, hand the holder back to the queue, re-arm
+        the inactivity timer), minus its timeout context and reset coroutines.
+        Returns ``False``, having changed nothing, when the connection needs the
+        full path: a reset, a rollback, a pending cancellation, listeners to check,
+        or replacement after ``max_queries`` or ``expire_connections``.
         """
+        pool = self.pool
+        if not _DIRECT_RELEASE or pool is None:
+            return False
+        holder = connection._holder
+        con = connection._con
         if (
-            _DIRECT_RELEASE
-            and self._reset_mode == "auto"
-            and not connection.stellate_state.full_reset
-            and not connection.is_in_transaction()
+            con is None
+            or holder._pool is not pool
+            or holder._in_use is None
+            or self._reset_mode != "auto"
+            or con.stellate_state.full_reset
+            or con._listeners
+            or con._log_listeners
+            or con._top_xact is not None
+            or con.is_closed()
         ):
-            holder = connection._holder
-            raw = connection._con
-            if raw is not None and holder is not None and holder._pool is self.pool:
-                raw._on_release()
-                await holder.release(None)
-                return
-        await self.release(connection)
+            return False
+        protocol = con._protocol
+        if (
+            protocol.is_in_transaction()
+            or protocol._is_cancelling()
+            or protocol.queries_count >= holder._max_queries
+            or holder._generation != pool._generation
+        ):
+            return False
+        con._pool_release_ctr += 1  # what Connection._on_release does besides checks
+        holder._timeout = None
+        holder._release()
+        holder._setup_inactive_callback()
+        return True
 
     def _timeout_message(self) -> str:
         pool = self.pool
