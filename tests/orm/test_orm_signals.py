@@ -248,3 +248,18 @@ async def test_receivers_must_accept_kwargs() -> None:
     with pytest.raises(TypeError, match=r"must accept \*\*kwargs"):
         post_save.connect(bad)
     assert not post_save.has_receivers(SigBook)
+
+
+async def test_update_or_create_sends_save_signals_only_when_it_creates(
+    tables: None, events: list[Event]
+) -> None:
+    author, created = await SigAuthor.objects.update_or_create(name="Banks")
+    assert created
+    assert names(events) == ["pre_save", "post_save"]
+    assert events[1][2]["instance"] is author
+    events.clear()
+    book = await SigBook.objects.create(title="Excession")
+    events.clear()
+    _, created = await SigBook.objects.update_or_create(defaults={"pages": 5}, id=book.id)
+    assert not created
+    assert events == []  # the existing row is changed by QuerySet.update()
