@@ -50,6 +50,7 @@ __all__ = [
     "StaleObjectError",
     "TimestampMixin",
     "VersionedMixin",
+    "owner_id_of",
 ]
 
 M = TypeVar("M", bound=Model)
