@@ -25,8 +25,9 @@ from examples.bookstore.api import build_router
 from examples.bookstore.models import Book
 from examples.bookstore.seed import DEMO_PASSWORD, DEMO_USERNAME, ensure_demo_user, seed_demo_data
 from examples.bookstore.tasks import RECOMPUTE_RATING, recompute_book_rating
-from stellate.core import App
-from stellate.orm import OrmSettings
+from stellate.core import App, ImproperlyConfigured
+from stellate.orm import MissingTableError, OrmSettings
+from stellate.orm.database import testing_databases
 from stellate.orm.plugin import apply_migrations
 from stellate.rest import mount_openapi
 
@@ -73,6 +74,10 @@ def create_app(settings: Mapping[str, Any] | None = None) -> App:
 
 
 def _uses_embedded_database(app: App) -> bool:
+    if testing_databases() is not None:
+        # Under the pytest fixtures every alias shares the test database, whatever the
+        # settings say: its schema belongs to the tests.
+        return False
     for plugin in app.plugins:
         if isinstance(plugin.config, OrmSettings):
             return plugin.config.database_url is None and "default" not in plugin.config.databases
@@ -89,7 +94,16 @@ async def _development(app: App) -> AsyncIterator[None]:
         if applied:
             logger.warning("Applied %d bookstore migration(s)", applied)
     reviewer = await ensure_demo_user(app.auth)
-    added = await seed_demo_data(reviewer)
+    try:
+        added = await seed_demo_data(reviewer)
+    except MissingTableError as exc:
+        # A configured development database is migrated by its owner, not at startup.
+        raise ImproperlyConfigured(
+            f"The bookstore tables are missing ({exc}): apply the migrations with "
+            "`STELLATE_MIGRATIONS_DIR=examples/bookstore/migrations uv run python -m "
+            "stellate.orm.migrations migrate`, or unset STELLATE_DATABASE_URL to use the "
+            "embedded PostgreSQL, which is migrated at startup"
+        ) from None
     if added:
         logger.warning("Loaded the demo catalogue (%d books)", added)
     logger.warning(

@@ -27,6 +27,7 @@ from examples.bookstore.app import create_app
 from examples.bookstore.models import ALL_MODELS, Book, Review
 from examples.bookstore.seed import DEMO_PASSWORD, DEMO_USERNAME, seed_demo_data
 from examples.bookstore.tasks import RECOMPUTE_RATING
+from stellate.core import ImproperlyConfigured
 from stellate.core.testing import AppClient
 from stellate.orm import Database
 from stellate.orm.testing import assert_num_queries, create_tables
@@ -392,6 +393,25 @@ async def test_a_review_queues_the_rating_task_which_recomputes_it(
 async def test_seeding_twice_adds_nothing(client: AppClient, catalogue: dict[str, Any]) -> None:
     assert await seed_demo_data(catalogue["reviewer"].id) == 0
     assert await Book.objects.count() == 12
+
+
+async def test_development_start_without_tables_says_how_to_migrate(
+    db: Database, redis_url: str
+) -> None:
+    app = create_app(
+        {
+            "env": "development",
+            "secret_key": "bookstore-tests-" + "s" * 40,
+            "auth": {"password_profile": "owasp-minimum"},
+            "tasks": {"redis_url": redis_url, "tasks_prefix": f"bookstore-{uuid.uuid4().hex}:"},
+        }
+    )
+    with pytest.raises(ImproperlyConfigured) as error:
+        async with AppClient(app):
+            pass
+    message = str(error.value)
+    assert "bookstore_books" in message
+    assert "STELLATE_MIGRATIONS_DIR=examples/bookstore/migrations" in message
 
 
 # -- the one command of the README ------------------------------------------------------
