@@ -302,6 +302,7 @@ async def test_writes_without_the_csrf_token_are_refused(
     response = await client.post("/api/books/", json=book_body(catalogue))
     assert response.status_code == 403
     assert response.json()["code"] == "csrf_missing"
+    assert "X-CSRF-Token" in response.json()["detail"]
     assert not await Book.objects.filter(isbn=NEW_BOOK["isbn"]).exists()
 
 
