@@ -121,3 +121,36 @@ async def test_waiting_tasks_are_served_before_a_fast_acquire(test_url: str) -> 
         assert db.pool_status()["in_use"] == 0
     finally:
         await db.close()
+
+
+async def test_idle_connections_still_close_after_the_inactive_lifetime(test_url: str) -> None:
+    db = Database(test_url, alias="idle", pool_size=2, min_size=0, max_inactive_lifetime=0.3)
+    await db.connect()
+    try:
+        pool = db._state.manager.pool
+        assert await db.fetchval("SELECT 4") == 4  # released on the fast path: timer armed
+        # A query longer than the lifetime: the timer fires while the connection is in
+        # use and must neither fail nor close it.
+        assert await db.fetchval("SELECT 5 FROM pg_sleep(0.4)") == 5
+        assert pool.get_size() == 1
+        await asyncio.sleep(0.15)
+        assert await db.fetchval("SELECT 6") == 6  # used again: the idle clock restarts
+        await asyncio.sleep(0.2)
+        assert pool.get_size() == 1  # idle 0.2s < 0.3s
+        await asyncio.sleep(0.45)
+        assert pool.get_size() == 0  # idle past the lifetime: closed
+        assert await db.fetchval("SELECT 7") == 7  # and reopened on demand
+    finally:
+        await db.close()
+
+
+async def test_the_regular_release_after_a_fast_acquire_keeps_one_timer(own_db: Database) -> None:
+    manager = own_db._state.manager
+    assert await own_db.fetchval("SELECT 1") == 1  # arms the fast path's timer
+    connection = manager.try_acquire()
+    assert connection is not None
+    # The regular (shielded) path, as taken after a failed statement: asyncpg arms its
+    # own timer there and must not find ours in the way.
+    await manager.release(connection)
+    assert own_db.pool_status()["in_use"] == 0
+    assert await own_db.fetchval("SELECT 2") == 2
