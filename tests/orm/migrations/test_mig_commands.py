@@ -510,3 +510,34 @@ def test_lock_wait_option(project: Project) -> None:
     finally:
         holder.communicate("\n", timeout=30)
     assert "Done: 1 applied" in ok(project.run("migrate", "--lock-wait", "0.3"))
+
+
+def test_stellate_cli_runs_the_commands_of_an_app_with_the_orm_plugin(project: Project) -> None:
+    from stellate.core.cli import cli
+
+    project.write_models(MODELS_V1)
+    app_module = f"mig_app_{secrets.token_hex(4)}"
+    (project.root / f"{app_module}.py").write_text(
+        "from stellate.core import App\n"
+        f'app = App(plugins=["orm"], settings={{"orm": {{"database_url": {project.url!r}}}}})\n'
+    )
+    env = {
+        "STELLATE_MODELS": project.models,
+        "STELLATE_MIGRATIONS_DIR": str(project.migrations),
+        "STELLATE_DATABASE_URL": None,
+        "DATABASE_URL": None,
+    }
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["--app", f"{app_module}:app", "--help"], env=env)
+    for name in ("makemigrations", "migrate", "showmigrations", "sqlmigrate", "squashmigrations"):
+        assert name in listing.output
+    made = runner.invoke(cli, ["--app", f"{app_module}:app", "makemigrations"], env=env)
+    assert made.exit_code == 0, made.output
+    applied = runner.invoke(cli, ["--app", f"{app_module}:app", "migrate"], env=env)
+    assert applied.exit_code == 0, applied.output
+    assert "Done: 1 applied" in applied.output
+    verified = runner.invoke(cli, ["--app", f"{app_module}:app", "db", "verify"], env=env)
+    assert verified.exit_code == 0, verified.output
+    check = runner.invoke(cli, ["--app", f"{app_module}:app", "makemigrations", "--check"], env=env)
+    assert check.exit_code == 0, check.output
+    sys.modules.pop(app_module, None)

@@ -70,6 +70,11 @@ class OrmPlugin(Plugin):
         app.add_lifespan(lifespan)
         app.add_health_check("database", ping)
 
+        from stellate.orm.migrations.commands import MIGRATION_COMMANDS
+
+        for command in MIGRATION_COMMANDS:
+            app.add_command(command)
+
 
 @contextlib.asynccontextmanager
 async def open_databases(
