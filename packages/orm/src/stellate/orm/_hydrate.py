@@ -50,7 +50,8 @@ def hydrate(plan: SelectPlan, records: list[Any]) -> list[Any]:
 
 
 def _models(plan: SelectPlan, records: list[Any]) -> list[Any]:
-    if len(records) < _GC_PAUSE_ROWS or not gc.isenabled():
+    # Joined rows build up to one instance per relation too: count those.
+    if len(records) * (1 + len(plan.related)) < _GC_PAUSE_ROWS or not gc.isenabled():
         return _build_models(plan, records)
     # Every object made here stays reachable from the result list, so the young-
     # generation collections its allocations would trigger find nothing to free;
