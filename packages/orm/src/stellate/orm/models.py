@@ -125,14 +125,24 @@ class Options:
 class _QuerySetDescriptor:
     """``Model.objects``: a new QuerySet of the model it is read from."""
 
+    __slots__ = ("_queryset_class",)
+
+    def __init__(self) -> None:
+        self._queryset_class: type[QuerySet[Any]] | None = None
+
     def __get__(self, instance: object, owner: type[M]) -> QuerySet[M]:
         if instance is not None:
             raise AttributeError(
                 f"`objects` is reached through the class: `{owner.__name__}.objects`"
             )
-        from stellate.orm.queryset import QuerySet
+        # queryset.py imports this module, so the class is looked up on first use; it is
+        # kept here because every query starts with `Model.objects` (a hot path).
+        queryset_class = self._queryset_class
+        if queryset_class is None:
+            from stellate.orm.queryset import QuerySet
 
-        return QuerySet(owner)
+            queryset_class = self._queryset_class = QuerySet
+        return queryset_class(owner)
 
 
 def _model_classes(root: type[Model]) -> Iterator[type[Model]]:
