@@ -11,9 +11,10 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from examples.bookstore.models import Author, Book, Publisher, Review, Tag
+from examples.bookstore.models import Author, Book, Category, Publisher, Review, Tag
 from examples.bookstore.tasks import RECOMPUTE_RATING
-from stellate.core import Request
+from stellate.core import ImproperlyConfigured, Request
+from stellate.core.dataloader import DataLoader
 from stellate.rest import (
     BasePermission,
     CursorPagination,
@@ -86,6 +87,12 @@ class AuthorSerializer(ModelSerializer[Author]):
         fields = ("id", "name", "bio")
 
 
+class CategorySerializer(ModelSerializer[Category]):
+    class Meta:
+        model = Category
+        fields = ("id", "name")
+
+
 class TagSerializer(ModelSerializer[Tag]):
     class Meta:
         model = Tag
@@ -118,6 +125,7 @@ class BookSerializer(ModelSerializer[Book]):
             "author",
             "publisher_id",
             "publisher",
+            "category_id",
             "tags",
             "rating",
             "review_count",
@@ -157,6 +165,15 @@ class AuthorViewSet(ModelViewSet):
     ordering_fields = ("name", "id")
 
 
+class CategoryViewSet(ModelViewSet):
+    model = Category
+    serializer_class = CategorySerializer
+    permission_classes = CATALOGUE_PERMISSIONS
+    pagination_class = ByName
+    search_fields = ("name",)
+    ordering_fields = ("name", "id")
+
+
 class TagViewSet(ModelViewSet):
     model = Tag
     serializer_class = TagSerializer
@@ -177,9 +194,50 @@ class BookViewSet(ModelViewSet):
         "rating": ["gte"],
         "author_id": ["exact", "in"],
         "publisher_id": ["exact", "in"],
+        "category_id": ["exact", "in", "isnull"],
     }
     search_fields = ("title", "isbn")
     ordering_fields = ("title", "price", "pages", "rating", "created_at")
+
+    @action(methods=["GET"], detail=False, url_path="enriched")
+    async def list_enriched(self, request: Request, **kwargs: Any) -> Any:
+        """A cursor page of books with their author's and category's names, three queries.
+
+        The page is read without joins; two per-request ``DataLoader``s then fetch the
+        page's authors and categories in one query each, however many books share
+        them. Takes the list's filters, search, ordering and cursor.
+        """
+        author_loader: DataLoader[int, Author | None] = DataLoader(batch_fn=_batch_authors)
+        category_loader: DataLoader[int, Category | None] = DataLoader(batch_fn=_batch_categories)
+        paginator = self.paginator
+        if paginator is None:
+            raise ImproperlyConfigured(
+                f"`{type(self).__name__}.list_enriched` pages its results: set `pagination_class`"
+            )
+        books = await paginator.paginate_queryset(
+            self.filter_queryset(Book.objects.all()), request, self
+        )
+        authors = await author_loader.load_many([book.author_id for book in books])
+        # Uncategorised books have no key to load: ask only for the ones that do.
+        categorised = [book.category_id for book in books if book.category_id is not None]
+        loaded = await category_loader.load_many(categorised)
+        categories = dict(zip(categorised, loaded, strict=True))
+        data = []
+        for book, author in zip(books, authors, strict=True):
+            category = categories.get(book.category_id) if book.category_id else None
+            data.append(
+                {
+                    "id": book.id,
+                    "title": book.title,
+                    "isbn": book.isbn,
+                    "price": book.price,
+                    "author_id": book.author_id,
+                    "author_name": author.name if author else "",
+                    "category_id": book.category_id,
+                    "category_name": category.name if category else "",
+                }
+            )
+        return paginator.get_paginated_response(data)
 
     @action(methods=["PUT"], detail=True, url_path="tags", permission_classes=(IsAdminUser,))
     async def set_tags(self, request: Request, **kwargs: Any) -> Any:
@@ -204,6 +262,17 @@ class BookViewSet(ModelViewSet):
             await Book.tags.set(book, wanted)
         reloaded = await self.get_queryset().get(id=book.id)
         return self.get_serializer(reloaded).data
+
+
+async def _batch_authors(keys: list[int]) -> list[Author | None]:
+    # One value per key in key order, as DataLoader requires; a missing row is None.
+    by_id = {author.id: author for author in await Author.objects.filter(id__in=keys).all()}
+    return [by_id.get(key) for key in keys]
+
+
+async def _batch_categories(keys: list[int]) -> list[Category | None]:
+    by_id = {cat.id: cat for cat in await Category.objects.filter(id__in=keys).all()}
+    return [by_id.get(key) for key in keys]
 
 
 class ReviewViewSet(ModelViewSet):
@@ -245,6 +314,7 @@ def build_router() -> Router:
     router = Router()
     router.register("publishers", PublisherViewSet)
     router.register("authors", AuthorViewSet)
+    router.register("categories", CategoryViewSet)
     router.register("tags", TagViewSet)
     router.register("books", BookViewSet)
     router.register("reviews", ReviewViewSet)

@@ -1,4 +1,4 @@
-"""The bookstore's tables: publishers, authors, tags, books (two foreign keys, tags) and reviews.
+"""The bookstore's tables: publishers, authors, categories, tags, books and reviews.
 
 Table names carry a ``bookstore_`` prefix so the example can share a database (the
 test database, say) with other apps' tables of the same plain names.
@@ -39,6 +39,16 @@ class Author(Model):
     bio: str = Field(default="", max_length=2000)
 
 
+class Category(Model):
+    """A shelf such as ``Fiction``; a book sits on at most one."""
+
+    class Meta:
+        table = "bookstore_categories"
+
+    id: int = Field(primary_key=True, auto=True)
+    name: str = Field(unique=True, min_length=1, max_length=60)
+
+
 class Tag(Model):
     """A label such as ``science-fiction``; books have many, tags have many books."""
 
@@ -64,6 +74,11 @@ class Book(Model):
     publisher_id: int = Field(
         foreign_key=Publisher, related_name="books", on_delete=OnDelete.PROTECT
     )
+    # Nullable so the column could be added to a populated table; deleting a category
+    # leaves its books uncategorised instead of blocking the delete.
+    category_id: int | None = Field(
+        default=None, foreign_key=Category, related_name="books", on_delete=OnDelete.SET_NULL
+    )
     rating: float = Field(default=0.0, ge=0, le=5)
     review_count: int = Field(default=0, ge=0)
     created_at: dt.datetime = Field(default=_now)
@@ -84,4 +99,4 @@ class Review(Model):
     created_at: dt.datetime = Field(default=_now)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Publisher, Author, Tag, Book, Review)
+ALL_MODELS: tuple[type[Model], ...] = (Publisher, Author, Category, Tag, Book, Review)

@@ -24,8 +24,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from examples.bookstore.app import create_app
-from examples.bookstore.models import ALL_MODELS, Book, Review
-from examples.bookstore.seed import DEMO_PASSWORD, DEMO_USERNAME, seed_demo_data
+from examples.bookstore.models import ALL_MODELS, Book, Category, Review
+from examples.bookstore.seed import DEMO_PASSWORD, DEMO_USERNAME, seed_categories, seed_demo_data
 from examples.bookstore.tasks import RECOMPUTE_RATING
 from stellate.core import ImproperlyConfigured
 from stellate.core.testing import AppClient
@@ -125,7 +125,14 @@ async def test_book_list_costs_the_same_queries_at_any_page_size(
 
 @pytest.mark.parametrize(
     ("resource", "queries"),
-    [("publishers", 1), ("authors", 1), ("tags", 1), ("books", 2), ("reviews", 1)],
+    [
+        ("publishers", 1),
+        ("authors", 1),
+        ("categories", 1),
+        ("tags", 1),
+        ("books", 2),
+        ("reviews", 1),
+    ],
 )
 async def test_every_list_costs_a_constant_number_of_queries(
     client: AppClient, catalogue: dict[str, Any], resource: str, queries: int
@@ -136,8 +143,93 @@ async def test_every_list_costs_a_constant_number_of_queries(
         assert response.status_code == 200
     assert (
         len(response.json()["results"])
-        == {"publishers": 3, "authors": 4, "tags": 5, "books": 12, "reviews": 3}[resource]
+        == {"publishers": 3, "authors": 4, "categories": 3, "tags": 5, "books": 12, "reviews": 3}[
+            resource
+        ]
     )
+
+
+async def test_enriched_list_batches_authors_and_categories_in_three_queries(
+    client: AppClient, catalogue: dict[str, Any]
+) -> None:
+    for size in (1, 5, 12):
+        # The page, then one DataLoader batch each for its authors and its categories.
+        async with assert_num_queries(3):
+            response = await client.get(f"/api/books/enriched/?page_size={size}")
+        assert response.status_code == 200, response.text
+        assert len(response.json()["results"]) == size
+    rows = {row["isbn"]: row for row in response.json()["results"]}
+    assert set(rows) == {book.isbn for book in catalogue["books"]}
+    assert rows["9780000000004"]["author_name"] == "Dana Whitfield"
+    assert rows["9780000000004"]["category_name"] == "Fiction"
+    assert rows["9780000000002"]["category_name"] == "Mystery"
+    assert rows["9780000000003"]["category_name"] == "Non-fiction"
+    assert rows["9780000000004"]["price"] == "9.99"
+    # The same books, in the same order, as the plain list.
+    plain = (await client.get("/api/books/?page_size=12")).json()["results"]
+    assert [row["id"] for row in response.json()["results"]] == [row["id"] for row in plain]
+
+
+async def test_enriched_list_takes_filters_and_cursors_and_uncategorised_books(
+    client: AppClient, catalogue: dict[str, Any]
+) -> None:
+    dana = catalogue["books"][3].author_id
+    first = await Book.objects.order_by("-id").first()
+    assert first is not None
+    await Book.objects.filter(id=first.id).update(category_id=None)
+    # Only categorised books ask for a category: a page of one uncategorised book
+    # costs the page and the author batch, no category query.
+    async with assert_num_queries(2):
+        lone = await client.get("/api/books/enriched/?page_size=1")
+    assert lone.json()["results"][0]["id"] == first.id
+    assert lone.json()["results"][0]["category_id"] is None
+    assert lone.json()["results"][0]["category_name"] == ""
+
+    seen: list[int] = []
+    url: str | None = f"/api/books/enriched/?author_id={dana}&page_size=2"
+    while url:
+        page = (await client.get(url)).json()
+        assert all(row["author_name"] == "Dana Whitfield" for row in page["results"])
+        seen.extend(row["id"] for row in page["results"])
+        url = f"/api/books/enriched/{page['next']}" if page["next"] else None
+    assert seen == sorted((b.id for b in catalogue["books"] if b.author_id == dana), reverse=True)
+
+    bad = await client.get("/api/books/enriched/?author_id=dana")
+    assert bad.status_code == 400
+    assert "author_id" in bad.text
+    forged = await client.get("/api/books/enriched/?cursor=not-a-cursor")
+    assert forged.status_code == 400
+    assert "cursor" in forged.text
+
+
+async def test_staff_manage_categories_and_books_filter_on_them(
+    client: AppClient, catalogue: dict[str, Any]
+) -> None:
+    staff = await login(client, staff=True)
+    created = await client.post("/api/categories/", json={"name": "Poetry"}, headers=staff)
+    assert created.status_code == 201, created.text
+    poetry = created.json()["id"]
+    taken = await client.post("/api/categories/", json={"name": "Poetry"}, headers=staff)
+    assert taken.status_code == 409, taken.text
+    empty = await client.post("/api/categories/", json={"name": ""}, headers=staff)
+    assert empty.status_code == 400
+    assert "name" in empty.json()["errors"]
+
+    book = catalogue["books"][0]
+    moved = await client.patch(
+        f"/api/books/{book.id}/", json={"category_id": poetry}, headers=staff
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["category_id"] == poetry
+    shelf = (await client.get(f"/api/books/?category_id={poetry}")).json()["results"]
+    assert [row["id"] for row in shelf] == [book.id]
+
+    # Deleting a category un-shelves its books instead of refusing or deleting them.
+    deleted = await client.delete(f"/api/categories/{poetry}/", headers=staff)
+    assert deleted.status_code == 204
+    assert (await Book.objects.get(id=book.id)).category_id is None
+    loose = (await client.get("/api/books/?category_id__isnull=true")).json()["results"]
+    assert [row["id"] for row in loose] == [book.id]
 
 
 async def test_cursor_pages_walk_the_catalogue_without_overlap(
@@ -220,7 +312,9 @@ async def test_health(client: AppClient) -> None:
 # -- writes -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("resource", ["publishers", "authors", "tags", "books", "reviews"])
+@pytest.mark.parametrize(
+    "resource", ["publishers", "authors", "categories", "tags", "books", "reviews"]
+)
 async def test_no_write_is_reachable_anonymously(
     client: AppClient, catalogue: dict[str, Any], resource: str
 ) -> None:
@@ -229,7 +323,8 @@ async def test_no_write_is_reachable_anonymously(
     review = await Review.objects.filter(book_id=book.id).first()
     assert review is not None
     tag = (await client.get("/api/tags/")).json()["results"][0]["id"]
-    pk = {**ids, "reviews": review.id, "tags": tag}[resource]
+    assert book.category_id is not None
+    pk = {**ids, "reviews": review.id, "tags": tag, "categories": book.category_id}[resource]
     before = await client.get(f"/api/{resource}/{pk}/")
     for method, url in (
         ("POST", f"/api/{resource}/"),
@@ -394,6 +489,28 @@ async def test_a_review_queues_the_rating_task_which_recomputes_it(
 async def test_seeding_twice_adds_nothing(client: AppClient, catalogue: dict[str, Any]) -> None:
     assert await seed_demo_data(catalogue["reviewer"].id) == 0
     assert await Book.objects.count() == 12
+    assert await Category.objects.count() == 3
+    assert await seed_categories() == 0
+
+
+async def test_seeding_shelves_a_catalogue_seeded_before_categories(
+    client: AppClient, catalogue: dict[str, Any]
+) -> None:
+    # The state of a development database seeded before migration 0002.
+    await Book.objects.filter(id__gte=0).update(category_id=None)
+    await Category.objects.filter(id__gte=0).delete()
+    moved = catalogue["books"][0]
+    staff = await login(client, staff=True)
+    picks = await client.post("/api/categories/", json={"name": "Staff picks"}, headers=staff)
+    own = picks.json()
+    await Book.objects.filter(id=moved.id).update(category_id=own["id"])
+
+    assert await seed_demo_data(catalogue["reviewer"].id) == 0
+    assert await Category.objects.count() == 4
+    # Every other book is shelved; the one a user placed stays where it was.
+    assert not await Book.objects.filter(category_id__isnull=True).exists()
+    assert (await Book.objects.get(id=moved.id)).category_id == own["id"]
+    assert await seed_categories() == 0
 
 
 async def test_development_start_without_tables_says_how_to_migrate(
@@ -491,7 +608,7 @@ async def test_uvicorn_serves_the_app_with_no_environment(tmp_path: Path) -> Non
         log.close()
     output = (tmp_path / "server.log").read_text()
     assert f"username `{DEMO_USERNAME}`" in output
-    assert "Applied 1 bookstore migration(s)" in output
+    assert "Applied 2 bookstore migration(s)" in output
 
     # `stellate seed` on the same embedded database: everything is there already.
     seed = await asyncio.create_subprocess_exec(
