@@ -606,3 +606,14 @@ async def test_get_or_create_is_race_safe_across_connections(
             await own_db.execute('DROP TABLE "core_race_slots"')
     finally:
         restore(previous)
+
+
+async def test_integer_out_of_column_range_fails_before_sql(
+    author: Author, assert_num_queries: Any
+) -> None:
+    async with assert_num_queries(0):
+        with pytest.raises(FieldError, match=r"holds values from -2147483648 to 2147483647"):
+            await Author.objects.filter(id=2**40).first()
+        with pytest.raises(FieldError, match=r"`-2147483649` is out of range"):
+            await Author.objects.filter(id__in=[1, -(2**31) - 1]).first()
+    assert await Author.objects.filter(id=2**31 - 1).first() is None

@@ -50,6 +50,20 @@ async def test_wrong_filter_values_are_400_naming_each_parameter(
     assert errors["format"] == ["`scroll` is not a valid `Format`"]
 
 
+async def test_integer_outside_the_column_range_is_400_not_500(
+    client: AppClient, library: dict[str, Any]
+) -> None:
+    response = await client.get("/api/books/?author_id=99999999999&author_id__in=1,-99999999999")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors["author_id"] == [
+        "`99999999999` is out of range for `author_id` (-2147483648 to 2147483647)"
+    ]
+    assert errors["author_id__in"] == [
+        "`-99999999999` is out of range for `author_id` (-2147483648 to 2147483647)"
+    ]
+
+
 async def test_parameters_that_are_not_allowed_are_ignored(
     client: AppClient, library: dict[str, Any]
 ) -> None:

@@ -104,6 +104,12 @@ async def test_missing_object_is_404_problem(client: AppClient, library: dict[st
     }
 
 
+async def test_pk_outside_the_column_range_is_404(client: AppClient, tables: Any) -> None:
+    response = await client.get("/api/books/12201826704/")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No `Book` with pk `12201826704`"
+
+
 async def test_non_integer_pk_does_not_match_the_route(client: AppClient, tables: Any) -> None:
     response = await client.get("/api/books/abc/")
     assert response.status_code == 404

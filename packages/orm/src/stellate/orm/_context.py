@@ -240,12 +240,20 @@ class CompileContext:
         to_db = field.to_db_value
         accepted = field.filter_types()
         enum_type = field.enum_type
+        bounds = field.integer_range() if enum_type is None else None
 
         def convert(value: Any) -> Any:
             if isinstance(value, Model):
                 value = value.pk
             if accepted is not None and not isinstance(value, accepted):
                 raise _filter_value_error(field, value)
+            # asyncpg refuses to encode an int outside the column's range (a DataError
+            # after the query was sent); say which field and range before any SQL.
+            if bounds is not None and type(value) is int and not bounds[0] <= value <= bounds[1]:
+                raise FieldError(
+                    f"`{field.model.__name__}.{field.name}` holds values from {bounds[0]} to "
+                    f"{bounds[1]}; `{value}` is out of range"
+                )
             if enum_type is not None and not isinstance(value, enum_type):
                 try:
                     value = enum_type(value)

@@ -74,6 +74,7 @@ _SIMPLE_TYPES: dict[type, str] = {
 }
 
 # Python types a value may have for each declared type (bool is an int, but not a valid one).
+_INTEGER_LIMITS = {"SMALLINT": 2**15, "INTEGER": 2**31, "BIGINT": 2**63}
 _ACCEPTED: dict[type, tuple[type, ...]] = {
     int: (int,),
     float: (float, int, Decimal),
@@ -299,6 +300,15 @@ class Field(_FieldBase):  # type: ignore[misc]
         return {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT"}.get(
             own, self.db_type()
         )
+
+    def integer_range(self) -> tuple[int, int] | None:
+        """The smallest and largest value an integer column holds (``None``: not integer)."""
+        try:
+            column = self.reference_type().upper()
+        except TypeError:
+            return None
+        limit = _INTEGER_LIMITS.get(column)
+        return None if limit is None else (-limit, limit - 1)
 
     def to_db_value(self, value: Any) -> Any:
         """Convert a Python value into what the database driver sends."""

@@ -122,6 +122,17 @@ def _convert(param: str, raw: str, lookup: str, value_type: Any) -> Any:
         ) from None
 
 
+def _out_of_range(model: Any, name: str, value: Any) -> str | None:
+    field = model._meta.fields.get(name)
+    bounds = field.integer_range() if field is not None and field.enum_type is None else None
+    if bounds is None:
+        return None
+    for item in value if isinstance(value, list) else [value]:
+        if type(item) is int and not bounds[0] <= item <= bounds[1]:
+            return f"`{item}` is out of range for `{name}` ({bounds[0]} to {bounds[1]})"
+    return None
+
+
 def apply_filters(queryset: QuerySet[Any], request: Request, spec: FilterSpec) -> QuerySet[Any]:
     """Filter ``queryset`` by the allowed parameters present in the query string.
 
@@ -141,6 +152,10 @@ def apply_filters(queryset: QuerySet[Any], request: Request, spec: FilterSpec) -
             value = _convert(param, raw, lookup, value_type)
         except ValidationError as exc:
             errors.update(exc.errors)
+            continue
+        out_of_range = _out_of_range(queryset.model, name, value)
+        if out_of_range:
+            errors[param] = [out_of_range]
             continue
         lookups[name if lookup == "exact" else f"{name}__{lookup}"] = value
     if errors:

@@ -162,6 +162,12 @@ class GenericViewSet(APIView):
         value = self.kwargs.get(self.lookup_url_kwarg)
         model = self.get_model()
         field = model._meta.pk.name if self.lookup_field == "pk" else self.lookup_field
+        bounds = (
+            model._meta.get_field(field).integer_range() if field in model._meta.fields else None
+        )
+        if bounds is not None and type(value) is int and not bounds[0] <= value <= bounds[1]:
+            # No row can hold a key outside the column's range: a 404, not a query error.
+            raise NotFound(f"No `{model.__name__}` with {self.lookup_field} `{value}`")
         obj = await self.get_queryset().filter(**{field: value}).first()
         if obj is None:
             raise NotFound(f"No `{model.__name__}` with {self.lookup_field} `{value}`")
