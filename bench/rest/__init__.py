@@ -1,0 +1,1 @@
+"""REST benchmark: the bookstore's list endpoint against a hand-written equivalent."""
