@@ -37,7 +37,13 @@ from stellate.core import App, HTTPException, JSONResponse, Request
 from stellate.orm import OrmSettings, get_db
 from stellate.orm.database import testing_databases
 from stellate.orm.plugin import apply_migrations
-from stellate.tasks import TaskFailed, TaskHandle, TaskStatus, enqueue_on_commit
+from stellate.tasks import (
+    TaskFailed,
+    TaskHandle,
+    TaskQueueUnavailable,
+    TaskStatus,
+    enqueue_on_commit,
+)
 
 #: The example's migrations, generated with ``makemigrations`` (see the README).
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -167,8 +173,15 @@ async def own_order(request: Request, order_id: int) -> Order:
 
 
 async def job_status(handle: TaskHandle[Any]) -> dict[str, Any]:
-    """What ``GET /orders/{id}`` shows of one job: id, status, and result or error."""
-    status = await handle.status()
+    """What ``GET /orders/{id}`` shows of one job: id, status, and result or error.
+
+    With Redis unreachable the status is ``unavailable`` (and ``error`` says why), so
+    an order that committed still answers: its job is safe in the outbox or in Redis.
+    """
+    try:
+        status = await handle.status()
+    except TaskQueueUnavailable as exc:
+        return {"id": handle.id, "status": "unavailable", "error": str(exc)}
     shown: dict[str, Any] = {"id": handle.id, "status": status.value}
     if status is TaskStatus.COMPLETE:
         shown["result"] = await handle.result(timeout=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -192,6 +193,7 @@ async def test_committed_orders_are_confirmed_by_the_worker_and_rolled_back_ones
 ) -> None:
     # A throwaway database where requests really commit (the `db` fixture never does).
     async with temporary_database() as database:
+        assert database.url is not None
         await apply_migrations(database.url, MIGRATIONS_DIR)
         async with serve(redis_url) as client:
             app: Any = client.app
@@ -278,3 +280,48 @@ async def test_sweep_is_a_registered_cron_job_that_confirms_leftovers(client: Ap
         assert await handle.result(timeout=10) == 2
         assert await handle.status() is TaskStatus.COMPLETE
     assert await Order.objects.filter(confirmed=False).count() == 0
+
+
+# -- Redis outage -----------------------------------------------------------------------
+
+
+async def test_without_redis_queueing_routes_answer_503_and_orders_still_commit_to_outbox(
+    db: Database,
+) -> None:
+    await create_tables(Order)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]  # nothing listens here once it is closed
+    app = create_app(
+        {
+            "env": "test",
+            "secret_key": "tasks-demo-tests-" + "s" * 40,
+            "auth": {"password_profile": "owasp-minimum"},
+            "tasks": {
+                "redis_url": f"redis://127.0.0.1:{closed_port}",
+                "tasks_prefix": f"tasks-demo-test-{uuid.uuid4().hex}:",
+                "tasks_enqueue_timeout": 0.5,
+            },
+        }
+    )
+    async with AppClient(app) as client:
+        await client.app.auth.throttle.reset(ip="127.0.0.1")  # type: ignore[attr-defined]
+        headers = await login(client)
+        # Inside the transaction the confirm job only needs the database (the outbox).
+        created = await client.post("/orders", json={"item": "kettle"}, headers=headers)
+        assert created.status_code == 201, created.text
+        confirm = created.json()["jobs"]["confirm"]
+        assert confirm["status"] == "unavailable"
+        assert await outbox_job_ids(db, app) == [confirm["id"]]
+        # Queueing now needs Redis: a 503 that says so, and the order is unchanged.
+        order_id = created.json()["id"]
+        ship = await client.post(f"/orders/{order_id}/ship", headers=headers)
+        assert ship.status_code == 503, ship.text
+        assert "tasks_demo.notify_carrier" in ship.json()["detail"]
+        assert (await Order.objects.get(id=order_id)).ship_job == ""
+        shown = await client.get(f"/orders/{order_id}")
+        assert shown.status_code == 200
+        assert shown.json()["jobs"]["confirm"]["status"] == "unavailable"
+        reason = shown.json()["jobs"]["confirm"]["error"]
+        assert f"127.0.0.1:{closed_port}` is unavailable" in reason
+    await app.tasks.close()
