@@ -617,3 +617,5 @@ async def test_integer_out_of_column_range_fails_before_sql(
         with pytest.raises(FieldError, match=r"`-2147483649` is out of range"):
             await Author.objects.filter(id__in=[1, -(2**31) - 1]).first()
     assert await Author.objects.filter(id=2**31 - 1).first() is None
+    with pytest.raises(FieldError, match="NUL character"):
+        await Author.objects.filter(name="a\x00b").first()

@@ -103,3 +103,12 @@ def test_filterset_configuration_errors_name_the_problem() -> None:
         normalize_filterset_fields(Book, ["titel"], "BookViewSet")
     with pytest.raises(TypeError, match=r"allows the unknown lookup `near`"):
         normalize_filterset_fields(Book, {"price": ["near"]}, "BookViewSet")
+
+
+async def test_nul_in_search_or_filter_is_400(client: AppClient, library: dict[str, Any]) -> None:
+    search = await client.get("/api/books/?search=a%00b")
+    assert search.status_code == 400
+    assert "NUL" in search.json()["errors"]["search"][0]
+    filtered = await client.get("/api/books/?author_id=1%00")
+    assert filtered.status_code == 400
+    assert "NUL" in filtered.json()["errors"]["author_id"][0]

@@ -254,6 +254,11 @@ class CompileContext:
                     f"`{field.model.__name__}.{field.name}` holds values from {bounds[0]} to "
                     f"{bounds[1]}; `{value}` is out of range"
                 )
+            if type(value) is str and "\x00" in value:
+                raise FieldError(
+                    f"`{field.model.__name__}.{field.name}` cannot be matched with a string "
+                    "holding a NUL character (PostgreSQL text cannot store it)"
+                )
             if enum_type is not None and not isinstance(value, enum_type):
                 try:
                     value = enum_type(value)

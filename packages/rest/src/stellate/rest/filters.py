@@ -102,7 +102,17 @@ def normalize_filterset_fields(
     return spec
 
 
+def _refuse_nul(param: str, raw: str) -> None:
+    # PostgreSQL text cannot hold NUL; left in, it fails the query with a server error.
+    if "\x00" in raw:
+        raise ValidationError(
+            f"Invalid query parameter `{param}`",
+            errors={param: ["The value contains a NUL character (%00), which text cannot hold"]},
+        )
+
+
 def _convert(param: str, raw: str, lookup: str, value_type: Any) -> Any:
+    _refuse_nul(param, raw)
     if lookup == "isnull":
         target: Any = bool
     elif lookup in _TEXT_LOOKUPS:
@@ -179,6 +189,7 @@ def apply_search(
     ``or``, ``-word``); ``"$search"`` names a ``tsvector`` column used as is.
     """
     text = request.query_params.get(param, "").strip()
+    _refuse_nul(param, text)
     if not fields or not text:
         return queryset
     text = text[:500]
