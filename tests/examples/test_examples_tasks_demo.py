@@ -12,9 +12,12 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +34,7 @@ from stellate.orm.testing import create_tables, temporary_database
 from stellate.tasks import TaskStatus
 from stellate.tasks.outbox import OUTBOX_TABLE
 
+REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "amber kettle over the dunes"
 
 
@@ -221,6 +225,50 @@ async def test_committed_orders_are_confirmed_by_the_worker_and_rolled_back_ones
             assert stats.failed == 0
             assert await Order.objects.count() == MAX_OPEN_ORDERS
             assert await Order.objects.filter(confirmed=True).count() == MAX_OPEN_ORDERS
+
+
+async def test_the_readme_worker_command_runs_committed_jobs(redis_url: str) -> None:
+    async with temporary_database() as database:
+        assert database.url is not None
+        await apply_migrations(database.url, MIGRATIONS_DIR)
+        async with serve(redis_url) as client:
+            app: Any = client.app
+            headers = await login(client)
+            orders = [await place(client, headers, item) for item in ("kettle", "teapot")]
+            # `stellate --app examples.tasks_demo.app:app worker`, as the README runs it,
+            # on this test's database, Redis and key prefix; --burst stops it once idle.
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if not key.startswith("STELLATE_") and key not in ("DATABASE_URL", "REDIS_URL")
+            }
+            env.update(
+                PYTHONPATH=str(REPO),
+                STELLATE_ENV="test",
+                STELLATE_SECRET_KEY="tasks-demo-worker-" + "w" * 40,
+                STELLATE_DATABASE_URL=database.url,
+                STELLATE_REDIS_URL=redis_url,
+                STELLATE_TASKS_PREFIX=app.tasks.prefix,
+            )
+            worker = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "stellate"),
+                *("--app", "examples.tasks_demo.app:app", "worker", "--burst"),
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            output, _ = await asyncio.wait_for(worker.communicate(), timeout=60)
+            assert worker.returncode == 0, output.decode()
+            assert "tasks_demo.confirm_order" in output.decode()
+            for order in orders:
+                body = (await client.get(f"/orders/{order['id']}")).json()
+                assert body["confirmed"] is True
+                assert body["jobs"]["confirm"] == {
+                    "id": order["jobs"]["confirm"]["id"],
+                    "status": "complete",
+                    "result": 1,
+                }
 
 
 # -- retries ----------------------------------------------------------------------------
