@@ -130,6 +130,20 @@ async def test_create_sets_owner_and_returns_201(
     assert str(stored.price) == "9.99"
 
 
+async def test_value_the_database_refuses_is_400_without_sql(
+    client: AppClient, library: dict[str, Any]
+) -> None:
+    author = library["authors"][1]
+    before = await Book.objects.count()
+    response = await client.post(
+        "/api/books/", json=new_book(author.id, title="Du\x00ne"), headers=ANN
+    )
+    assert response.status_code == 400, response.text
+    assert "0x00" in response.json()["detail"]
+    assert "INSERT" not in response.text
+    assert await Book.objects.count() == before
+
+
 async def test_write_requires_authentication(client: AppClient, library: dict[str, Any]) -> None:
     response = await client.post("/api/books/", json=new_book(library["authors"][0].id))
     assert response.status_code == 401

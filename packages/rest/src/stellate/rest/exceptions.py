@@ -21,7 +21,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 
 from stellate.core.responses import encode_json
-from stellate.orm.exceptions import IntegrityError, UniqueViolation
+from stellate.orm.exceptions import IntegrityError, QueryValueError, UniqueViolation
 from stellate.orm.exceptions import ValidationError as OrmValidationError
 
 __all__ = [
@@ -239,6 +239,8 @@ def as_api_exception(exc: BaseException) -> APIException | None:
     - stellate-orm ``UniqueViolation``: 409 naming the constraint and the columns.
     - other stellate-orm ``IntegrityError`` (foreign key, check, not null): 409
       naming the constraint.
+    - stellate-orm ``QueryValueError`` (a value PostgreSQL refuses, such as a NUL
+      character in text): 400 with the database's reason, never the SQL.
     """
     if isinstance(exc, APIException):
         return exc
@@ -264,6 +266,11 @@ def as_api_exception(exc: BaseException) -> APIException | None:
                     errors[column] = [f"A row with this `{column}` already exists"]
         code = "unique" if isinstance(exc, UniqueViolation) else exc.kind.replace(" ", "_")
         return Conflict(message, code=code, errors=errors, extra={"constraint": exc.constraint})
+    if isinstance(exc, QueryValueError):
+        # The ORM's message quotes the SQL for the developer; the client gets only the
+        # database's reason (the exception's cause).
+        reason = str(exc.__cause__) if exc.__cause__ is not None else "value not accepted"
+        return ValidationError(f"Invalid data: the database refused a value ({reason})")
     return None
 
 
