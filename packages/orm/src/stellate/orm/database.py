@@ -270,6 +270,12 @@ class Database:
         self._options = other._options
 
     # -- queries ---------------------------------------------------------------------
+    #
+    # fetch, fetchrow, fetchval and execute repeat one shape on purpose: observers, the
+    # bound transaction (or the test's pinned one), then the synchronous pool fast path
+    # with the regular acquire/release as fallback. Every ORM read runs through one of
+    # them, and a shared helper taking the connection method would add a call and a
+    # bound-method lookup per query; change all four together.
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         """Run ``sql`` with ``$1``-style ``args`` and return every row (asyncpg Records)."""
