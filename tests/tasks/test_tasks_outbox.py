@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import textwrap
@@ -19,18 +18,15 @@ from stellate.tasks import TaskArgumentError, TaskStatus
 
 pytest.importorskip("stellate.orm")
 
-DATABASE_URL = os.environ.get("STELLATE_TEST_DATABASE_URL")
-pytestmark = pytest.mark.skipif(
-    DATABASE_URL is None, reason="STELLATE_TEST_DATABASE_URL is not set"
-)
-
 
 @pytest.fixture
 async def orm_db() -> AsyncIterator[Any]:
-    from stellate.orm import connect
+    # A throwaway database where transactions really commit (the `db` fixture never
+    # does): on STELLATE_TEST_DATABASE_URL's server, or the embedded one when unset.
+    from stellate.orm.testing import temporary_database
     from stellate.tasks.outbox import OUTBOX_TABLE, ensure_outbox_table
 
-    async with connect(DATABASE_URL) as db:
+    async with temporary_database() as db:
         await ensure_outbox_table(db)
         yield db
         await db.execute(f"DELETE FROM {OUTBOX_TABLE} WHERE prefix LIKE $1", RUN_PREFIX + "%")
@@ -142,7 +138,7 @@ async def test_job_committed_by_a_process_that_died_is_relayed_later(
                 return n + 1
 
             async def main():
-                async with connect({DATABASE_URL!r}) as db:
+                async with connect({orm_db.url!r}) as db:
                     async with db.transaction():
                         # Runs first after the commit: the process dies before the relay.
                         db.on_commit(lambda: os._exit(0))
@@ -167,7 +163,7 @@ async def test_job_committed_by_a_process_that_died_is_relayed_later(
     assert await relay_outbox(app.tasks, orm_db) == 0
 
 
-async def test_app_with_orm_and_tasks_relays_on_commit(redis_url: str) -> None:
+async def test_app_with_orm_and_tasks_relays_on_commit(redis_url: str, orm_db: Any) -> None:
     from tasks_helpers import new_prefix
 
     from stellate.core.testing import AppClient
@@ -177,7 +173,7 @@ async def test_app_with_orm_and_tasks_relays_on_commit(redis_url: str) -> None:
     app = App(
         plugins=["orm", "tasks"],
         settings={
-            "orm": {"database_url": DATABASE_URL},
+            "orm": {"database_url": orm_db.url},
             "tasks": {"redis_url": redis_url, "tasks_prefix": new_prefix()},
         },
     )
