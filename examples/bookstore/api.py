@@ -146,40 +146,34 @@ class ReviewSerializer(ModelSerializer[Review]):
         read_only_fields = ("user_id", "created_at")
 
 
-class PublisherViewSet(ModelViewSet):
+class NamedCatalogueViewSet(ModelViewSet):
+    """Publishers, authors, categories and tags: staff writes, pages and search by name."""
+
+    permission_classes = CATALOGUE_PERMISSIONS
+    pagination_class = ByName
+    search_fields = ("name",)
+    ordering_fields = ("name", "id")
+
+
+class PublisherViewSet(NamedCatalogueViewSet):
     model = Publisher
     serializer_class = PublisherSerializer
-    permission_classes = CATALOGUE_PERMISSIONS
-    pagination_class = ByName
     filterset_fields: ClassVar[dict[str, list[str]]] = {"country": ["exact"]}
-    search_fields = ("name",)
-    ordering_fields = ("name", "id")
 
 
-class AuthorViewSet(ModelViewSet):
+class AuthorViewSet(NamedCatalogueViewSet):
     model = Author
     serializer_class = AuthorSerializer
-    permission_classes = CATALOGUE_PERMISSIONS
-    pagination_class = ByName
-    search_fields = ("name",)
-    ordering_fields = ("name", "id")
 
 
-class CategoryViewSet(ModelViewSet):
+class CategoryViewSet(NamedCatalogueViewSet):
     model = Category
     serializer_class = CategorySerializer
-    permission_classes = CATALOGUE_PERMISSIONS
-    pagination_class = ByName
-    search_fields = ("name",)
-    ordering_fields = ("name", "id")
 
 
-class TagViewSet(ModelViewSet):
+class TagViewSet(NamedCatalogueViewSet):
     model = Tag
     serializer_class = TagSerializer
-    permission_classes = CATALOGUE_PERMISSIONS
-    pagination_class = ByName
-    search_fields = ("name",)
     ordering_fields = ("name",)
 
 
