@@ -151,8 +151,8 @@ class NamedCatalogueViewSet(ModelViewSet):
 
     permission_classes = CATALOGUE_PERMISSIONS
     pagination_class = ByName
-    search_fields: tuple[str, ...] = ("name",)
-    ordering_fields: tuple[str, ...] = ("name", "id")
+    search_fields: ClassVar[tuple[str, ...]] = ("name",)
+    ordering_fields: ClassVar[tuple[str, ...]] = ("name", "id")
 
 
 class PublisherViewSet(NamedCatalogueViewSet):
