@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from stellate.core._errors import http_exception_response, server_error_response
 from stellate.core.exceptions import ImproperlyConfigured, StartupError
+from stellate.core.limits import BodyLimitMiddleware
 from stellate.core.plugins import (
     FIRST_PARTY,
     Plugin,
@@ -417,8 +418,12 @@ class App(Starlette):
 
         # ServerErrorMiddleware always gets debug=False: our handler decides what a
         # debug response looks like (JSON for APIs, HTML for browsers).
+        limits = self.settings
         stack = [
             Middleware(ServerErrorMiddleware, handler=on_server_error, debug=False),
+            Middleware(
+                BodyLimitMiddleware, max_size=limits.max_body_size, timeout=limits.body_timeout
+            ),
             *self.user_middleware,
             Middleware(ExceptionMiddleware, handlers=handlers, debug=debug),
         ]

@@ -35,6 +35,10 @@ class CoreSettings(msgspec.Struct, frozen=True, kw_only=True):
     debug: bool = False
     secret_key: Annotated[str | None, msgspec.Meta(extra={"secret": True})] = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: Largest request body in bytes (413 above it; ``0``: no limit); see ``core.limits``.
+    max_body_size: Annotated[int, msgspec.Meta(ge=0)] = 10 * 1024 * 1024
+    #: Seconds to receive a request body (408 after it; ``0``: no limit).
+    body_timeout: Annotated[float, msgspec.Meta(ge=0)] = 30.0
 
     @property
     def is_production(self) -> bool:
