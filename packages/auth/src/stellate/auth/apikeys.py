@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from stellate.auth._db import SQLDatabase, resolve_database
 from stellate.auth.principal import Principal
@@ -216,37 +216,23 @@ class APIKeyAuth:
         self.store = store
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        store = self.store
+        """Return ``app`` wrapped in the API-key middleware; ``app.use`` calls it."""
+        from stellate.auth.middleware import AuthMiddleware
 
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            raw = _presented_key(scope["headers"], store.prefix)
-            if raw is None:
-                await app(scope, receive, send)
-                return
-            found = await store.verify(raw)
-            if found is None:
-                response = JSONResponse(
-                    {
-                        "detail": "Invalid, revoked or expired API key: check the key or "
-                        "create a new one",
-                    },
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                )
-                await response(scope, receive, send)
-                return
-            key, principal = found
-            scope["user"] = principal
-            scope[API_KEY_SCOPE_KEY] = key
-            await app(scope, receive, send)
-
-        return middleware
+        return AuthMiddleware(app, api_keys=self.store)
 
 
-def _presented_key(headers: list[tuple[bytes, bytes]], prefix: str) -> str | None:
+def invalid_key_response() -> JSONResponse:
+    """The 401 answer to a forged, revoked or expired key."""
+    return JSONResponse(
+        {"detail": "Invalid, revoked or expired API key: check the key or create a new one"},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def presented_key(headers: list[tuple[bytes, bytes]], prefix: str) -> str | None:
+    """The raw key of ``X-API-Key`` or ``Authorization: Bearer <prefix>...``, if any."""
     # A plain scan of the raw headers: this runs on every request, keyed or not.
     for name, value in headers:
         if name == b"x-api-key":

@@ -40,6 +40,7 @@ from stellate.core.signing import TokenEngine
 __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
+    "CSRFCheck",
     "CSRFMiddleware",
     "csrf_input",
     "csrf_token",
@@ -109,14 +110,12 @@ def csrf_input(request: HTTPConnection) -> str:
     return f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token(request))}">'
 
 
-class CSRFMiddleware:
-    """Rejects unsafe cookie-authenticated requests without a valid CSRF token (403).
+class CSRFCheck:
+    """The CSRF check of unsafe cookie-authenticated requests (no ASGI layer of its own).
 
-    Normally installed by ``SessionAuth`` (``csrf=True``); it must run inside the
-    session middleware, which tells it the session id through the scope.
+    :class:`CSRFMiddleware` and the auth plugin's single middleware run it.
 
     Args:
-        app: the ASGI app to protect.
         token_engine: signs and verifies tokens (its purpose is set to ``"csrf"``).
         trusted_origins: other origins allowed to post (``"https://admin.example.com"``).
         max_body_size: largest form body read to find the ``csrf_token`` field;
@@ -124,35 +123,33 @@ class CSRFMiddleware:
         on_violation: awaited with ``(scope, reason)`` before the 403 (security log).
     """
 
+    __slots__ = ("engine", "max_body_size", "on_violation", "trusted_origins")
+
     def __init__(
         self,
-        app: ASGIApp,
         *,
         token_engine: TokenEngine,
         trusted_origins: Iterable[str] = (),
         max_body_size: int = 2 * 1024 * 1024,
         on_violation: ViolationHook | None = None,
     ) -> None:
-        self.app = app
         self.engine = token_engine.with_purpose("csrf")
         self.trusted_origins = frozenset(origin.rstrip("/").lower() for origin in trusted_origins)
         self.max_body_size = max_body_size
         self.on_violation = on_violation
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        scope[ENGINE_SCOPE_KEY] = self.engine
-        session_id = scope.get(SESSION_SCOPE_KEY)
-        if session_id is None or scope["method"] in SAFE_METHODS:
-            await self.app(scope, receive, send)
-            return
+    async def check(
+        self, scope: Scope, session_id: str, receive: Receive
+    ) -> tuple[str | None, Receive]:
+        """Check an unsafe request of session ``session_id``.
+
+        Returns:
+            ``(reason, receive)``: why it is refused (``None``: allowed), and the
+            ``receive`` the app must use (the form body may have been read).
+        """
         headers = Headers(scope=scope)
         if "authorization" in headers or "x-api-key" in headers:
-            await self.app(scope, receive, send)
-            return
-
+            return None, receive
         reason = self._origin_problem(scope, headers)
         if reason is None:
             token = headers.get(CSRF_HEADER.lower())
@@ -162,10 +159,7 @@ class CSRFMiddleware:
                 reason = "missing"
             elif not token_matches(self.engine, token, session_id):
                 reason = "invalid"
-        if reason is not None:
-            await self._reject(scope, receive, send, reason)
-            return
-        await self.app(scope, receive, send)
+        return reason, receive
 
     def _origin_problem(self, scope: Scope, headers: Headers) -> str | None:
         origin = headers.get("origin")
@@ -215,10 +209,54 @@ class CSRFMiddleware:
             value = None
         return (value if isinstance(value, str) else None), _replay(body, receive, more=False)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send, reason: str) -> None:
+    async def reject(self, scope: Scope, receive: Receive, send: Send, reason: str) -> None:
+        """Log the violation and answer 403 with what to do."""
         if self.on_violation is not None:
             await self.on_violation(scope, reason)
         await JSONResponse(_REASONS[reason], status_code=403)(scope, receive, send)
+
+
+class CSRFMiddleware:
+    """Rejects unsafe cookie-authenticated requests without a valid CSRF token (403).
+
+    ``SessionAuth`` runs the same check inside its own middleware (``csrf=True``);
+    this standalone layer is for a session middleware of your own, which must run
+    outside it and tell it the session id through the scope. Arguments as
+    :class:`CSRFCheck`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token_engine: TokenEngine,
+        trusted_origins: Iterable[str] = (),
+        max_body_size: int = 2 * 1024 * 1024,
+        on_violation: ViolationHook | None = None,
+    ) -> None:
+        self.app = app
+        self.check = CSRFCheck(
+            token_engine=token_engine,
+            trusted_origins=trusted_origins,
+            max_body_size=max_body_size,
+            on_violation=on_violation,
+        )
+        self.engine = self.check.engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[ENGINE_SCOPE_KEY] = self.engine
+        session_id = scope.get(SESSION_SCOPE_KEY)
+        if session_id is None or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        reason, receive = await self.check.check(scope, session_id, receive)
+        if reason is not None:
+            await self.check.reject(scope, receive, send, reason)
+            return
+        await self.app(scope, receive, send)
 
 
 _HOW = (

@@ -16,7 +16,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_CSP", "SecurityHeadersMiddleware", "cors_middleware", "csp_nonce"]
+__all__ = [
+    "DEFAULT_CSP",
+    "SecurityHeaders",
+    "SecurityHeadersMiddleware",
+    "cors_middleware",
+    "csp_nonce",
+]
 
 NONCE_SCOPE_KEY = "stellate.auth.csp_nonce"
 
@@ -44,11 +50,10 @@ def csp_nonce(request: HTTPConnection) -> str:
     return str(nonce)
 
 
-class SecurityHeadersMiddleware:
-    """Adds security headers to responses (see the module documentation).
+class SecurityHeaders:
+    """The security headers of one app, encoded once; see the module documentation.
 
     Args:
-        app: the ASGI app.
         content_security_policy: the policy; ``{nonce}`` is replaced by the request's
             nonce; ``None`` sends none.
         hsts: send ``Strict-Transport-Security`` (only over HTTPS: turn it on in
@@ -58,9 +63,10 @@ class SecurityHeadersMiddleware:
         referrer_policy: ``Referrer-Policy`` (``None`` to omit).
     """
 
+    __slots__ = ("csp_parts", "fixed", "hsts", "uses_nonce")
+
     def __init__(
         self,
-        app: ASGIApp,
         *,
         content_security_policy: str | None = DEFAULT_CSP,
         hsts: bool = False,
@@ -68,7 +74,7 @@ class SecurityHeadersMiddleware:
         frame_options: str | None = "DENY",
         referrer_policy: str | None = "strict-origin-when-cross-origin",
     ) -> None:
-        self.app = app
+        self.hsts = hsts
         self.uses_nonce = bool(content_security_policy and "{nonce}" in content_security_policy)
         fixed = [("x-content-type-options", "nosniff")]
         if frame_options:
@@ -85,23 +91,61 @@ class SecurityHeadersMiddleware:
             None if content_security_policy is None else content_security_policy.split("{nonce}")
         )
 
+    def start(self, scope: Scope) -> str:
+        """Give the request its nonce (kept in the scope for :func:`csp_nonce`)."""
+        nonce = secrets.token_urlsafe(16) if self.uses_nonce else ""
+        scope[NONCE_SCOPE_KEY] = nonce
+        return nonce
+
+    def add_to(self, message: Message, nonce: str) -> None:
+        """Add the headers the ``http.response.start`` ``message`` does not set itself."""
+        raw = message.setdefault("headers", [])
+        if not isinstance(raw, list):
+            raw = message["headers"] = list(raw)
+        present = {name.lower() for name, _ in raw}
+        raw.extend(pair for pair in self.fixed if pair[0] not in present)
+        csp_parts = self.csp_parts
+        if csp_parts is not None and b"content-security-policy" not in present:
+            raw.append((b"content-security-policy", nonce.join(csp_parts).encode()))
+
+
+class SecurityHeadersMiddleware:
+    """Adds security headers to responses (see the module documentation).
+
+    The ``auth`` plugin adds the same headers from its single
+    :class:`~stellate.auth.middleware.AuthMiddleware`; this one is for apps that
+    want the headers alone. Arguments as :class:`SecurityHeaders`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        content_security_policy: str | None = DEFAULT_CSP,
+        hsts: bool = False,
+        hsts_max_age: int = 31_536_000,
+        frame_options: str | None = "DENY",
+        referrer_policy: str | None = "strict-origin-when-cross-origin",
+    ) -> None:
+        self.app = app
+        self.headers = SecurityHeaders(
+            content_security_policy=content_security_policy,
+            hsts=hsts,
+            hsts_max_age=hsts_max_age,
+            frame_options=frame_options,
+            referrer_policy=referrer_policy,
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = secrets.token_urlsafe(16) if self.uses_nonce else ""
-        scope[NONCE_SCOPE_KEY] = nonce
-        fixed, csp_parts = self.fixed, self.csp_parts
+        headers = self.headers
+        nonce = headers.start(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                raw = message.setdefault("headers", [])
-                if not isinstance(raw, list):
-                    raw = message["headers"] = list(raw)
-                present = {name.lower() for name, _ in raw}
-                raw.extend(pair for pair in fixed if pair[0] not in present)
-                if csp_parts is not None and b"content-security-policy" not in present:
-                    raw.append((b"content-security-policy", nonce.join(csp_parts).encode()))
+                headers.add_to(message, nonce)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -11,9 +11,10 @@ import click
 import msgspec
 
 from stellate.auth.account_tokens import AccountTokens
-from stellate.auth.apikeys import APIKeyAuth, APIKeyStore
-from stellate.auth.headers import SecurityHeadersMiddleware, cors_middleware
+from stellate.auth.apikeys import APIKeyStore
+from stellate.auth.headers import SecurityHeaders, cors_middleware
 from stellate.auth.mail import ConsoleMailer, Mailer
+from stellate.auth.middleware import AuthMiddleware
 from stellate.auth.passwords import PasswordHasher
 from stellate.auth.routes import add_auth_routes
 from stellate.auth.security import SecurityLog
@@ -24,6 +25,7 @@ from stellate.auth.throttle import LoginThrottle
 from stellate.auth.users import UserStore
 from stellate.auth.validators import PasswordValidationError, default_validators
 from stellate.core import Plugin
+from stellate.core._deploy_checks import secret_key_problems
 from stellate.core.signing import SigningKey, TokenEngine
 
 if TYPE_CHECKING:
@@ -54,6 +56,8 @@ class AuthPlugin(Plugin):
 
     def __init__(self, *, mailer: Mailer | None = None) -> None:
         self.mailer = mailer
+        self._auth: Auth | None = None
+        self._headers: SecurityHeaders | None = None
 
     def setup(self, app: App) -> None:
         config = self.config if isinstance(self.config, AuthSettings) else AuthSettings()
@@ -103,17 +107,26 @@ class AuthPlugin(Plugin):
             mailer=self.mailer or ConsoleMailer(),
         )
         app.add_extension("auth", auth)
+        self._auth = auth
         if config.cors_origins:
             cors, options = cors_middleware(config.cors_origins)
             app.use(cors, **options)
-        if config.security_headers:
-            app.use(
-                SecurityHeadersMiddleware,
-                content_security_policy=config.content_security_policy,
+        headers = (
+            SecurityHeaders(
+                content_security_policy=config.content_security_policy or None,
                 hsts=app.settings.is_production,
             )
-        app.use(auth.sessions)
-        app.use(APIKeyAuth(auth.api_keys))
+            if config.security_headers
+            else None
+        )
+        self._headers = headers
+        # One layer for headers, sessions, CSRF and API keys (see middleware.py).
+        app.use(
+            AuthMiddleware,
+            sessions=auth.sessions,
+            api_keys=auth.api_keys,
+            security_headers=headers,
+        )
         app.on_startup(auth.ensure_tables)
         app.on_startup(auth.sessions.start_revocation_feed)
         app.on_shutdown(auth.sessions.stop_revocation_feed)
@@ -122,6 +135,50 @@ class AuthPlugin(Plugin):
             add_auth_routes(app, auth, prefix=config.routes_prefix.rstrip("/"))
         app.add_command(_createsuperuser(app, auth))
         app.add_command(_changepassword(app, auth))
+
+    def deploy_checks(self, app: App) -> list[str]:
+        """What ``stellate check --deploy`` reports about auth, each with its fix."""
+        auth, config = self._auth, self.config
+        if auth is None or not isinstance(config, AuthSettings):
+            return []
+        problems: list[str] = []
+        headers = self._headers
+        if headers is None:
+            problems.append(
+                "STELLATE_AUTH_SECURITY_HEADERS is off: responses carry no CSP, nosniff, "
+                "frame-deny or HSTS; set STELLATE_AUTH_SECURITY_HEADERS=true"
+            )
+        elif not headers.hsts:
+            problems.append(
+                "HSTS is off (it is sent only when STELLATE_ENV=production): browsers may "
+                "reach the site over plain HTTP; set STELLATE_ENV=production"
+            )
+        if headers is not None and headers.csp_parts is None:
+            problems.append(
+                "STELLATE_AUTH_CONTENT_SECURITY_POLICY is empty: set a policy (the default "
+                "allows only this origin and nonce'd inline scripts)"
+            )
+        sessions = auth.sessions
+        if not sessions.secure:
+            problems.append(
+                "Session cookies lack the `Secure` flag (set only when STELLATE_ENV="
+                "production): they would travel over plain HTTP; set STELLATE_ENV=production"
+            )
+        if sessions.csrf_check is None:
+            problems.append(
+                "CSRF protection is off for cookie sessions: create SessionAuth with csrf=True"
+            )
+        for index, secret in enumerate(config.session_secret):
+            label = "STELLATE_AUTH_SESSION_SECRET" + (f" (key {index + 1})" if index else "")
+            problems.extend(secret_key_problems(secret, label))
+        insecure = [o for o in config.cors_origins if not o.startswith("https://")]
+        if insecure:
+            problems.append(
+                "STELLATE_AUTH_CORS_ORIGINS allows origins without HTTPS ("
+                + ", ".join(f"`{o}`" for o in insecure)
+                + "): pages served over HTTP can be altered in transit; list https:// origins"
+            )
+        return problems
 
 
 async def _with_app(app: App, work: Any) -> Any:

@@ -32,13 +32,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, cookie_parser
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from stellate.auth._db import SQLDatabase, resolve_database
 from stellate.auth._revocations import CHANNEL, RevocationFeed, session_message, user_message
-from stellate.auth.csrf import SESSION_SCOPE_KEY, CSRFMiddleware, issue_token
+from stellate.auth.csrf import SESSION_SCOPE_KEY, CSRFCheck, issue_token
 from stellate.auth.principal import Principal
 from stellate.auth.security import SecurityEvent, SecurityLog, client_ip
 from stellate.core.settings import CoreSettings, load_settings
@@ -182,6 +181,15 @@ class SessionAuth:
         # Cookies that verified, with their decoded payload (see `_verify`).
         self._verified: dict[str, tuple[_Payload, str, Principal]] = {}
         self._feed = RevocationFeed(self._revoke_session, self._revoke_user)
+        self.csrf_check = (
+            CSRFCheck(
+                token_engine=self.csrf_engine,
+                trusted_origins=self.trusted_origins,
+                on_violation=self._csrf_violation,
+            )
+            if csrf
+            else None
+        )
 
     @property
     def db(self) -> SQLDatabase:
@@ -191,15 +199,9 @@ class SessionAuth:
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """Return ``app`` wrapped in the session (and CSRF) middleware; ``app.use`` calls it."""
-        inner = app
-        if self.csrf:
-            inner = CSRFMiddleware(
-                app,
-                token_engine=self.csrf_engine,
-                trusted_origins=self.trusted_origins,
-                on_violation=self._csrf_violation,
-            )
-        return _SessionMiddleware(inner, self)
+        from stellate.auth.middleware import AuthMiddleware
+
+        return AuthMiddleware(app, sessions=self)
 
     async def ensure_table(self) -> None:
         """Create the UNLOGGED session table when missing (the auth plugin does at startup)."""
@@ -471,34 +473,6 @@ class SessionAuth:
                 f"Max-Age={int(self.absolute_timeout)}{flags}"
             )
         return headers
-
-
-class _SessionMiddleware:
-    __slots__ = ("app", "auth")
-
-    def __init__(self, app: ASGIApp, auth: SessionAuth) -> None:
-        self.app = app
-        self.auth = auth
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await self.auth.authenticate(scope)
-        state: SessionState = scope[STATE_SCOPE_KEY]
-        auth = self.auth
-
-        async def send_with_cookies(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                values = auth.cookie_headers(state)
-                if values:
-                    headers = MutableHeaders(scope=message)
-                    for value in values:
-                        headers.append("set-cookie", value)
-                    headers.append("cache-control", "no-store")
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookies)
 
 
 def _state(request: HTTPConnection) -> SessionState:

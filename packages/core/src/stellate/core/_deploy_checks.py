@@ -34,21 +34,26 @@ def estimated_entropy_bits(secret: str) -> float:
     return per_char * total
 
 
-def secret_key_problems(secret: str | None) -> list[str]:
-    """What is wrong with ``secret`` as a production secret key, each with the fix."""
+def secret_key_problems(secret: str | None, name: str = "STELLATE_SECRET_KEY") -> list[str]:
+    """What is wrong with ``secret`` as a production secret key, each with the fix.
+
+    Args:
+        secret: the key.
+        name: the variable it comes from, for the messages (plugins check theirs too).
+    """
     if not secret:
-        return [f"STELLATE_SECRET_KEY is not set: generate one with {GENERATE_KEY}"]
+        return [f"{name} is not set: generate one with {GENERATE_KEY}"]
     problems = []
     if len(secret) < MIN_SECRET_LENGTH:
         problems.append(
-            f"STELLATE_SECRET_KEY has {len(secret)} characters: use at least "
+            f"{name} has {len(secret)} characters: use at least "
             f"{MIN_SECRET_LENGTH}; generate one with {GENERATE_KEY}"
         )
     distinct = len(set(secret))
     bits = estimated_entropy_bits(secret)
     if distinct < MIN_SECRET_DISTINCT or bits < MIN_SECRET_BITS:
         problems.append(
-            f"STELLATE_SECRET_KEY is too predictable ({distinct} distinct characters, about "
+            f"{name} is too predictable ({distinct} distinct characters, about "
             f"{bits:.0f} bits of entropy; at least {MIN_SECRET_BITS:.0f} needed): generate a "
             f"random one with {GENERATE_KEY}"
         )
@@ -74,6 +79,8 @@ def deploy_problems(app: App) -> list[str]:
             "set STELLATE_LOG_LEVEL=info (or warning)"
         )
     problems.extend(_allowed_host_problems(app))
+    for plugin in app.plugins:
+        problems.extend(plugin.deploy_checks(app))
     return problems
 
 

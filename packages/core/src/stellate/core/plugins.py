@@ -90,6 +90,20 @@ class Plugin:
         """Register routes, middleware, hooks, commands and extensions on ``app``."""
         raise NotImplementedError(f"Plugin `{type(self).__qualname__}` must implement setup(app)")
 
+    def deploy_checks(self, app: App) -> list[str]:
+        """Problems ``stellate check --deploy`` reports for this plugin, each with its fix.
+
+        Runs after ``setup()``; the default finds none.
+        """
+        return []
+
+    async def post_migrate(self, app: App, database_url: str) -> None:
+        """Called after ``stellate migrate`` applied migrations to ``database_url``.
+
+        For data that follows the schema (the auth plugin creates each model's
+        permissions here). The default does nothing.
+        """
+
     def settings_prefix(self) -> str:
         """The prefix of this plugin's environment variables."""
         if self.env_prefix is not None:
