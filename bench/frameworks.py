@@ -43,6 +43,11 @@ class Framework:
             False when it runs in the workspace's interpreter.
         env: extra environment variables of the server process.
         description: one line for reports.
+        venv: name of the peer's own venv under ``bench/.venvs`` (``python -m bench
+            suite``); when set it wins over ``peer``.
+        server: ``uvicorn`` (the default, the same options for every app), ``gunicorn``
+            (sync workers, WSGI: Django's recommended deployment) or ``granian``.
+        lifespan: uvicorn ``--lifespan on`` (False for Django, which refuses lifespan).
     """
 
     name: str
@@ -51,9 +56,14 @@ class Framework:
     peer: bool
     description: str
     env: Mapping[str, str] = field(default_factory=dict)
+    venv: str | None = None
+    server: str = "uvicorn"
+    lifespan: bool = True
 
     def python(self) -> Path:
         """The interpreter that runs this framework's server."""
+        if self.venv is not None:
+            return BENCH_DIR / ".venvs" / self.venv / "bin" / "python"
         return PEERS_PYTHON if self.peer else Path(sys.executable)
 
 

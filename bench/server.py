@@ -17,7 +17,14 @@ from types import TracebackType
 from bench.errors import BenchError
 from bench.frameworks import Framework
 
-__all__ = ["Answer", "Server", "fetch", "free_port", "process_cpu_seconds"]
+__all__ = [
+    "Answer",
+    "Server",
+    "fetch",
+    "free_port",
+    "process_cpu_seconds",
+    "process_tree_cpu_seconds",
+]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -60,6 +67,29 @@ def process_cpu_seconds(pid: int) -> float:
     fields = stat[stat.rindex(")") + 2 :].split()
     # fields[0] is field 3 (state): utime is field 14, stime field 15.
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and every live descendant (gunicorn and granian fork workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += process_cpu_seconds(current)
+        except OSError:
+            continue
+        pending.extend(children.get(current, ()))
+    return total
 
 
 class Server:
@@ -107,17 +137,39 @@ class Server:
 
     def command(self) -> list[str]:
         """The command line that starts this server."""
-        command = [
-            str(self.framework.python()), "-m", "uvicorn", self.framework.app,
-            "--app-dir", str(self.framework.app_dir),
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--loop", self.loop, "--http", self.http,
-            "--lifespan", "on", "--no-access-log", "--log-level", "warning",
-            "--timeout-graceful-shutdown", "5",
-        ]  # fmt: skip
+        python = str(self.framework.python())
+        if self.framework.server == "gunicorn":
+            command = [
+                python, "-m", "gunicorn", self.framework.app,
+                "--chdir", str(self.framework.app_dir),
+                "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+                "--worker-class", "sync", "--log-level", "warning",
+            ]  # fmt: skip
+        elif self.framework.server == "granian":
+            command = [
+                python, "-m", "granian", self.framework.app,
+                "--interface", "asgi", "--working-dir", str(self.framework.app_dir),
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", "1", "--runtime-threads", "1", "--http", "1", "--no-ws",
+                "--loop", "uvloop" if self.loop == "uvloop" else "asyncio",
+                "--log-level", "warning", "--no-access-log",
+            ]  # fmt: skip
+        else:
+            command = self._uvicorn(python)
         if self.core is not None:
             command = ["taskset", "-c", str(self.core), *command]
         return command
+
+    def _uvicorn(self, python: str) -> list[str]:
+        return [
+            python, "-m", "uvicorn", self.framework.app,
+            "--app-dir", str(self.framework.app_dir),
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--loop", self.loop, "--http", self.http,
+            "--lifespan", "on" if self.framework.lifespan else "off",
+            "--no-access-log", "--log-level", "warning",
+            "--timeout-graceful-shutdown", "5",
+        ]  # fmt: skip
 
     def start(self) -> float:
         """Start the process and poll ``GET /`` until it answers 200.

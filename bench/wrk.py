@@ -78,14 +78,24 @@ def run_wrk(
     connections: int,
     core: int | None,
     wrk: str = "wrk",
+    script: str | None = None,
+    expect_non_2xx: bool = False,
 ) -> WrkResult:
     """Load ``url`` for ``seconds`` with one wrk thread and ``connections`` connections.
 
+    Args:
+        script: a wrk Lua script (``-s``), e.g. one setting ``wrk.method`` and ``wrk.body``.
+        expect_non_2xx: every answer must be non-2xx (a validation-error scenario);
+            otherwise any non-2xx answer fails the run.
+
     Raises:
-        BenchError: wrk failed, hung, or reported errors or non-2xx answers.
+        BenchError: wrk failed, hung, or reported errors or unexpected answers.
     """
     duration = max(1, round(seconds))
-    command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script is not None:
+        command += ["-s", script]
+    command.append(url)
     if core is not None:
         command = ["taskset", "-c", str(core), *command]
     try:
@@ -101,7 +111,14 @@ def run_wrk(
             f"wrk exited with {result.returncode}: {' '.join(command)}\n{result.stderr.strip()}"
         )
     parsed = parse_wrk_output(result.stdout)
-    if parsed.errors or parsed.non_2xx:
+    if expect_non_2xx:
+        if parsed.errors or parsed.non_2xx != parsed.requests:
+            raise BenchError(
+                f"wrk saw {parsed.errors} socket errors and {parsed.non_2xx} non-2xx answers of "
+                f"{parsed.requests} from {url}, where every answer should be an error status."
+                f"\n{result.stdout.strip()}"
+            )
+    elif parsed.errors or parsed.non_2xx:
         raise BenchError(
             f"wrk saw {parsed.errors} socket errors and {parsed.non_2xx} non-2xx answers from "
             f"{url}: the server is failing under load, so its numbers mean nothing.\n"

@@ -6,7 +6,10 @@ the same order, and returns the same JSON: ``{"results", "next", "previous"}`` w
 an HMAC-signed cursor, which it also accepts back (``?cursor=``). ``GET
 /openapi.json`` serves the bytes of the file named by ``BENCH_OPENAPI_FILE`` (the
 bookstore's own document, fetched by the benchmark) from memory: the floor for a
-static document. ``GET /`` answers 200 for the harness's start-up probe.
+static document. ``GET /`` answers ``{"hello": "world"}`` (plain JSON and the harness's start-up
+probe). For ``python -m bench suite`` it also serves ``GET /params/{item_id}``
+(query validated by a msgspec Struct, 400 when invalid), ``GET /api/authors/{id}/``
+and ``POST /api/authors/`` (body validated by a msgspec Struct, 400 when invalid).
 
 Environment: ``STELLATE_DATABASE_URL``, ``STELLATE_SECRET_KEY``,
 ``BENCH_OPENAPI_FILE``; the pool has the size of Stellate's default (twice the CPU
@@ -23,7 +26,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -59,7 +62,26 @@ TAGS_SQL = (
 PAGE_SIZE = 20
 CURSOR_TTL = 3600.0
 
+AUTHOR_SQL = 'SELECT "id", "name", "bio" FROM "bookstore_authors" WHERE "id" = $1'
+INSERT_AUTHOR_SQL = (
+    'INSERT INTO "bookstore_authors" ("name", "bio") VALUES ($1, $2) RETURNING "id", "name", "bio"'
+)
+
 _encoder = msgspec.json.Encoder(decimal_format="string")
+
+
+class Params(msgspec.Struct):
+    q: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+
+
+class AuthorIn(msgspec.Struct):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    bio: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(_encoder.encode(data), status_code=status, media_type="application/json")
 
 
 def _sign(key: bytes, payload: bytes) -> str:
@@ -151,12 +173,40 @@ def create_app() -> Starlette:
     async def openapi_json(request: Request) -> Response:
         return Response(openapi, media_type="application/json")
 
-    async def probe(request: Request) -> Response:
-        return Response(b'{"ok":true}', media_type="application/json")
+    async def hello(request: Request) -> Response:
+        return Response(b'{"hello":"world"}', media_type="application/json")
+
+    async def params(request: Request) -> Response:
+        try:
+            query = msgspec.convert(dict(request.query_params), Params, strict=False)
+        except msgspec.ValidationError as exc:
+            return _json({"detail": f"Invalid query: {exc}"}, 400)
+        return _json(
+            {"item_id": request.path_params["item_id"], "q": query.q, "limit": query.limit}
+        )
+
+    async def get_author(request: Request) -> Response:
+        pool: asyncpg.Pool = state["pool"]
+        row = await pool.fetchrow(AUTHOR_SQL, request.path_params["author_id"])
+        if row is None:
+            return _json({"detail": "Not found"}, 404)
+        return _json({"id": row[0], "name": row[1], "bio": row[2]})
+
+    async def create_author(request: Request) -> Response:
+        try:
+            body = msgspec.json.decode(await request.body(), type=AuthorIn)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            return _json({"detail": f"Invalid body: {exc}"}, 400)
+        pool: asyncpg.Pool = state["pool"]
+        row = await pool.fetchrow(INSERT_AUTHOR_SQL, body.name, body.bio)
+        return _json({"id": row[0], "name": row[1], "bio": row[2]}, 201)
 
     return Starlette(
         routes=[
-            Route("/", probe),
+            Route("/", hello),
+            Route("/params/{item_id:int}", params),
+            Route("/api/authors/{author_id:int}/", get_author),
+            Route("/api/authors/", create_author, methods=["POST"]),
             Route("/api/books/", books),
             Route("/openapi.json", openapi_json),
         ],

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView
+from rest_framework.routers import DefaultRouter
+
+from djangobench.views import AuthorViewSet, BookViewSet, hello, params
+
+router = DefaultRouter()
+router.register("authors", AuthorViewSet)
+router.register("books", BookViewSet)
+
+urlpatterns = [
+    path("", hello),
+    path("params/<int:item_id>", params),
+    path("api/", include(router.urls)),
+    path("openapi.json", SpectacularJSONAPIView.as_view()),
+]
