@@ -20,7 +20,13 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from stellate.core._app_loader import APP_ENV, NO_APP_MESSAGE, AppSpecError, load_app
 from stellate.core._deploy_checks import deploy_problems
-from stellate.core._scaffold import PROJECT_NAME, write_project
+from stellate.core._scaffold import (
+    PROJECT_NAME,
+    FeatureError,
+    local_packages,
+    resolve_features,
+    write_project,
+)
 from stellate.core.app import App
 from stellate.core.plugins import (
     installed_plugins,
@@ -409,20 +415,44 @@ def check(ctx: click.Context, deploy: bool) -> None:
 @cli.command()
 @click.argument("name")
 @click.option(
+    "--with",
+    "with_",
+    metavar="FEATURES",
+    default="",
+    help=(
+        "Comma-separated features: orm (models, migrations, embedded PostgreSQL), rest "
+        "(CRUD API + OpenAPI), auth (login), tasks (background task + worker), admin. "
+        "Each brings what it needs (rest implies orm)."
+    ),
+)
+@click.option(
     "--directory",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(),
     help="Where to create the project folder (default: here).",
 )
-def new(name: str, directory: Path) -> None:
-    """Create a new project folder.
+@click.option(
+    "--stellate-path",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help=(
+        "A Stellate checkout's `packages/` folder to depend on by path instead of PyPI "
+        "(default: this stellate-core's checkout when it runs from one)."
+    ),
+)
+def new(name: str, with_: str, directory: Path, stellate_path: Path | None) -> None:
+    """Create a new project folder whose tests pass as created.
 
-    NAME gets an app.py, tests, a pyproject.toml and a README; its tests pass
-    as created.
+    NAME gets an app.py, tests, a pyproject.toml and a README. With --with orm
+    it also gets models.py and its first migration, applied to an embedded
+    PostgreSQL when the app starts: one `uv run stellate run app:app` installs,
+    migrates and serves.
 
     \b
-    Example:
+    Examples:
       stellate new mysite && cd mysite && uv run pytest
+      stellate new notes --with orm,rest,auth,tasks
+      cd notes && uv run stellate run app:app --reload
     """
     if not PROJECT_NAME.match(name):
         raise click.BadParameter(
@@ -430,14 +460,25 @@ def new(name: str, directory: Path) -> None:
             "`-` and `_`",
             param_hint="NAME",
         )
+    try:
+        features = resolve_features(with_)
+    except FeatureError as exc:
+        raise click.BadParameter(str(exc), param_hint="--with") from None
     target = directory / name
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise click.ClickException(
             f"`{target}` already exists and is not empty: choose another NAME or --directory"
         )
-    for path in write_project(target, name):
+    local = stellate_path.resolve() if stellate_path is not None else local_packages()
+    if local is not None:
+        click.echo(f"Depending on the Stellate packages in {local} (editable, no index needed)")
+    for path in write_project(target, name, features, local):
         click.echo(f"  created {path}")
-    click.echo(f"\nNext:\n  cd {target}\n  uv run pytest\n  uv run stellate run app:app --reload")
+    with_text = ", ".join(features) if features else "core only"
+    click.echo(
+        f"\nCreated {name} ({with_text}). Next:\n  cd {target}\n  uv run pytest\n"
+        "  uv run stellate run app:app --reload"
+    )
 
 
 # -- helpers ------------------------------------------------------------------------
