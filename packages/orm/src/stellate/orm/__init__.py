@@ -42,7 +42,14 @@ from stellate.orm.expressions import (
     Sum,
     Value,
 )
-from stellate.orm.fields import Field, OnDelete, OneToOneField
+from stellate.orm.fields import (
+    ArrayField,
+    Field,
+    GeneratedField,
+    JSONField,
+    OnDelete,
+    OneToOneField,
+)
 from stellate.orm.many_to_many import ManyToManyField
 from stellate.orm.mixins import (
     OwnershipMixin,
@@ -62,8 +69,10 @@ from stellate.orm.transactions import (
     Transaction,
     TransactionClosedError,
 )
+from stellate.orm.vector import VectorField
 
 __all__ = [
+    "ArrayField",
     "Avg",
     "CheckConstraint",
     "CheckViolation",
@@ -80,8 +89,10 @@ __all__ = [
     "Field",
     "FieldError",
     "ForeignKeyViolation",
+    "GeneratedField",
     "Index",
     "IntegrityError",
+    "JSONField",
     "ManyToManyField",
     "Max",
     "Min",
@@ -114,6 +125,7 @@ __all__ = [
     "UniqueViolation",
     "ValidationError",
     "Value",
+    "VectorField",
     "VersionedMixin",
     "connect",
     "get_db",

@@ -100,7 +100,9 @@ async def bulk_create(
     fields = [
         f
         for f in meta.field_list
-        if f.name in first and not (f.primary_key and f.auto and first[f.name] is None)
+        if f.name in first
+        and not (f.primary_key and f.auto and first[f.name] is None)
+        and not f.generated
     ]
     names = [f.name for f in fields]
     expected = frozenset(names)

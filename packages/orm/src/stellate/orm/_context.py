@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from stellate.orm.exceptions import FieldError, unknown_name_error
 from stellate.orm.expressions import Expression, Q
-from stellate.orm.lookups import LOOKUPS, TRANSFORMS, build_lookup
+from stellate.orm.lookups import (
+    LOOKUPS,
+    PAIR_LOOKUP_SUFFIXES,
+    TRANSFORMS,
+    build_json_path_lookup,
+    build_lookup,
+)
 from stellate.orm.models import Model, quote_name
 
 if TYPE_CHECKING:
@@ -179,7 +185,7 @@ def q_flatten(q: Q, out: list[Any], annotations: dict[str, Expression] | None = 
                 value.flatten(out)
             elif isinstance(getattr(value, "_query", None), Query):
                 value._query.flatten(out)
-            elif key.endswith("__range"):
+            elif key.endswith(PAIR_LOOKUP_SUFFIXES):
                 out.extend(value)
             else:
                 out.append(value)
@@ -398,6 +404,13 @@ class CompileContext:
 
     def compile_leaf(self, key: str, value: Any) -> str:
         column, field, rest = self.resolve(key, allow_annotations=True)
+        if (
+            field is not None
+            and field.is_json
+            and rest
+            and not (len(rest) == 1 and rest[0] in LOOKUPS)
+        ):
+            return build_json_path_lookup(column, rest, value, self, key)
         lookup = "exact"
         for index, part in enumerate(rest):
             if part in TRANSFORMS and index < len(rest):

@@ -21,6 +21,9 @@ _TRANSLATED = (
     asyncpg.IntegrityConstraintViolationError,
     asyncpg.UndefinedTableError,
     asyncpg.DataError,
+    # A function, operator or type of an extension not enabled (pg_trgm, vector).
+    asyncpg.UndefinedFunctionError,
+    asyncpg.UndefinedObjectError,
 )
 
 
@@ -33,6 +36,11 @@ def _translate(exc: Exception, model: type[Model], sql: str) -> Exception:
             f"{exc} (model `{model.__name__}`, database `{meta.database}`): create it with "
             "`stellate migrate` (or `create_tables(...)` in tests)"
         )
+    from stellate.orm.postgres import extension_error
+
+    missing = extension_error(exc, model.__name__)
+    if missing is not None:
+        return missing
     short = sql if len(sql) <= 200 else sql[:200] + "..."
     return QueryValueError(f"{exc} in a `{model.__name__}` query: {short}")
 

@@ -44,7 +44,11 @@ async def save(obj: Model, update_fields: list[str] | None) -> None:
         await _insert(obj)
     else:
         # A loaded instance may lack deferred fields: validate and write what it holds.
-        names = [f.name for f in meta.field_list if not f.primary_key and f.name in data]
+        names = [
+            f.name
+            for f in meta.field_list
+            if not f.primary_key and f.name in data and not f.generated
+        ]
         obj.full_clean(names)
         if names and not await _update(obj, names):
             # A loaded instance whose row is gone: insert it again, as Django does.
@@ -91,7 +95,9 @@ async def _insert(obj: Model, *, on_conflict_do_nothing: bool = False) -> bool:
     fields = [
         f
         for f in meta.field_list
-        if f.name in data and not (f.primary_key and f.auto and data[f.name] is None)
+        if f.name in data
+        and not (f.primary_key and f.auto and data[f.name] is None)
+        and not f.generated
     ]
     missing = [f.name for f in meta.field_list if f.name not in data and f.required]
     if missing:

@@ -11,36 +11,58 @@ if TYPE_CHECKING:
 __all__ = ["CheckConstraint", "Index", "UniqueConstraint"]
 
 
+_METHODS = ("btree", "hash", "gin", "gist", "brin", "spgist", "hnsw", "ivfflat")
+# Index methods of extensions: migrations create the extension before the index.
+_METHOD_EXTENSIONS = {"hnsw": "vector", "ivfflat": "vector"}
+_OPCLASS_EXTENSIONS = {"gin_trgm_ops": "pg_trgm", "gist_trgm_ops": "pg_trgm"}
+
+
 class Index:
     """A (B-tree by default) index: ``Index("author_id", "-created_at", name=...)``.
 
     Args:
-        fields: Field names; a leading ``-`` sorts that column descending.
+        fields: Field names; a leading ``-`` sorts that column descending. A single
+            sequence (``Index(["a", "b"])``) is accepted too.
         name: Index name (derived from the table and fields when omitted).
         unique: CREATE UNIQUE INDEX.
         condition: A ``Q`` (or raw SQL) making it a partial index.
-        method: ``btree``, ``hash``, ``gin``, ``gist``, ``brin``.
+        include: Fields stored in the index without being keys (a covering index,
+            for index-only scans).
+        method: ``btree``, ``hash``, ``gin``, ``gist``, ``brin``, ``spgist``, or
+            pgvector's ``hnsw`` / ``ivfflat``.
+        opclass: An operator class for every key column (``gin_trgm_ops``,
+            ``vector_cosine_ops``).
+
+    Example:
+        ``Index("author_id", condition=Q(published=True), include=["title"])``
     """
 
     def __init__(
         self,
-        *fields: str,
+        *fields: str | Sequence[str],
         name: str | None = None,
         unique: bool = False,
         condition: Q | str | None = None,
+        include: Sequence[str] = (),
         method: str = "btree",
+        opclass: str | None = None,
     ) -> None:
-        if not fields:
-            raise ValueError("Index() needs at least one field name")
-        if method not in {"btree", "hash", "gin", "gist", "brin", "spgist"}:
-            raise ValueError(
-                f"Unknown index method `{method}`; use btree, hash, gin, gist, brin or spgist"
-            )
-        self.fields = tuple(fields)
+        if len(fields) == 1 and not isinstance(fields[0], str):
+            fields = tuple(fields[0])
+        if not fields or not all(isinstance(f, str) for f in fields):
+            raise ValueError('Index() needs field names: `Index("a", "b")` or `Index(["a"])`')
+        if method not in _METHODS:
+            raise ValueError(f"Unknown index method `{method}`; use one of {', '.join(_METHODS)}")
+        if isinstance(include, str):
+            raise ValueError(f"Index(include=...) takes a list of field names, got `{include!r}`")
+        self.fields: tuple[str, ...] = tuple(str(f) for f in fields)
         self.name = name
         self.unique = unique
         self.condition = condition
+        self.include = tuple(include)
         self.method = method
+        self.opclass = opclass
+        self.db_extension = _METHOD_EXTENSIONS.get(method) or _OPCLASS_EXTENSIONS.get(opclass or "")
 
     def __repr__(self) -> str:
         return f"Index({', '.join(map(repr, self.fields))}, name={self.name!r})"

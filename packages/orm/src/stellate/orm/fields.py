@@ -9,10 +9,12 @@ import re
 import types
 import typing
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    from stellate.orm.expressions import Expression
     from stellate.orm.models import Model
 
     # At type-check time a field is assignable to the attribute's declared type
@@ -26,7 +28,10 @@ __all__ = [
     "PROTECT",
     "RESTRICT",
     "SET_NULL",
+    "ArrayField",
     "Field",
+    "GeneratedField",
+    "JSONField",
     "OnDelete",
     "OneToOneField",
 ]
@@ -120,6 +125,13 @@ class Field(_FieldBase):  # type: ignore[misc]
     python_type: Any
     nullable: bool
     enum_type: type[enum.Enum] | None
+    # The database computes the value (``GeneratedField``): never written by the ORM.
+    generated: bool = False
+    # The access method and operator class of the index ``index=True`` creates.
+    index_method: str = "btree"
+    index_opclass: str | None = None
+    # A PostgreSQL extension the column type needs (created by migrations).
+    db_extension: str | None = None
 
     def __init__(
         self,
@@ -428,6 +440,145 @@ def OneToOneField(to: type[Model] | str, *, related_name: str | None = None, **o
     field = Field(foreign_key=to, related_name=related_name, unique=True, **options)
     field.one_to_one = True
     return field
+
+
+class JSONField(Field):
+    """A JSONB column holding dicts, lists and scalars.
+
+    Args:
+        default_factory: Called for each new instance's default (``dict``, ``list``).
+        **options: The options of :class:`Field`.
+
+    Example:
+        ``attributes: dict = JSONField(default_factory=dict)``
+    """
+
+    def __init__(self, *, default_factory: Callable[[], Any] | None = None, **options: Any) -> None:
+        if default_factory is not None:
+            if options.get("default", MISSING) is not MISSING:
+                raise ValueError("JSONField: pass `default` or `default_factory`, not both")
+            options["default"] = default_factory
+        super().__init__(**options)
+
+    def db_type(self) -> str:
+        return self._db_column_type or "JSONB"
+
+
+class ArrayField(Field):
+    """A PostgreSQL array column (``TEXT[]``, ``INTEGER[]``).
+
+    The element type comes from ``base_type`` or, when omitted, from the annotation
+    (``list[str]`` -> ``TEXT[]``, ``list[int]`` -> ``INTEGER[]``). Lookups:
+    ``contains``, ``contained_by``, ``overlap`` and the ``len`` transform.
+
+    Example:
+        ``tags: list[str] = ArrayField()``; ``Post.objects.filter(tags__overlap=["a"])``
+    """
+
+    def __init__(self, *, base_type: str | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.base_type = base_type
+        self.item_type: Any = None
+
+    def contribute(self, model: type[Model], name: str, annotation: Any) -> None:
+        base, _ = _unwrap_optional(annotation)
+        args = typing.get_args(base)
+        self.item_type = args[0] if len(args) == 1 and isinstance(args[0], type) else None
+        if self.base_type is None and self.item_type not in _SIMPLE_TYPES:
+            raise TypeError(
+                f'`{model.__name__}.{name}`: ArrayField needs `base_type=` (e.g. "TEXT") or '
+                f"an annotation such as `list[str]` or `list[int]`, got `{annotation!r}`"
+            )
+        super().contribute(model, name, annotation)
+        if self.item_type is not None:
+            self._fast_types = frozenset()  # every item is checked in clean()
+
+    def db_type(self) -> str:
+        base = self.base_type or _SIMPLE_TYPES[self.item_type]
+        return f"{base}[]"
+
+    def clean(self, value: Any) -> tuple[Any, list[str]]:
+        value, problems = super().clean(value)
+        item = self.item_type
+        if problems or item is None or not isinstance(value, list | tuple):
+            return value, problems
+        accepted = _ACCEPTED.get(item, (item,))
+        wrong = [
+            v
+            for v in value
+            if not isinstance(v, accepted) or isinstance(v, bool) is not (item is bool)
+        ]
+        if wrong:
+            problems = [f"items must be {item.__name__}, got `{wrong[0]!r}`"]
+        return value, problems
+
+
+class GeneratedField(Field):
+    """A column the database computes: ``GENERATED ALWAYS AS (expression) STORED``.
+
+    The ORM never writes it; its value is read back after every insert.
+
+    Args:
+        expression: SQL over the row's columns (``"price * quantity"``) or an
+            expression (``F("price") * F("quantity")``).
+        stored: Must be True: PostgreSQL before 18 only stores generated columns.
+        db_type: The column type when the annotation does not decide it.
+        **options: ``index``, ``db_column_type`` and the like (no defaults).
+
+    Example:
+        ``total: float = GeneratedField(expression=F("price") * F("quantity"))``
+    """
+
+    generated = True
+
+    def __init__(
+        self,
+        *,
+        expression: str | Expression,
+        stored: bool = True,
+        db_type: str | None = None,
+        **options: Any,
+    ) -> None:
+        if not stored:
+            raise ValueError(
+                "GeneratedField(stored=False): PostgreSQL (before 18) only has STORED "
+                "generated columns; pass `stored=True`"
+            )
+        for option in ("default", "db_default", "primary_key", "auto"):
+            if option in options:
+                raise ValueError(
+                    f"GeneratedField does not take `{option}`: the database computes its value"
+                )
+        super().__init__(db_column_type=db_type, **options)
+        self.expression = expression
+        self.stored = stored
+
+    @property
+    def required(self) -> bool:
+        return False
+
+    def generation_sql(self) -> str:
+        """The SQL expression inside ``GENERATED ALWAYS AS (...)``."""
+        if isinstance(self.expression, str):
+            return self.expression
+        import re
+
+        from stellate.orm._context import CompileContext
+        from stellate.orm.constraints import sql_literal
+
+        # DDL takes no parameters: the expression's values are written as literals.
+        ctx = CompileContext(self.model)
+        sql = self.expression.compile(ctx)
+        if ctx.joins:
+            raise ValueError(
+                f"`{self.model.__name__}.{self.name}`: a generated column may only use the "
+                "model's own fields"
+            )
+        raws: list[Any] = []
+        self.expression.flatten(raws)
+        params = [t(v) for t, v in zip(ctx.transforms, raws, strict=True)]
+        sql = re.sub(r"\$(\d+)", lambda m: sql_literal(params[int(m.group(1)) - 1]), sql)
+        return sql.replace(f"{self.model._meta.qtable}.", "")
 
 
 def _comparable(value: Any) -> bool:

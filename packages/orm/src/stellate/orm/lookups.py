@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm.exceptions import FieldError
@@ -11,8 +12,17 @@ if TYPE_CHECKING:
     from stellate.orm._context import CompileContext
     from stellate.orm.fields import Field
 
-__all__ = ["LOOKUPS", "TRANSFORMS", "build_lookup", "like_escape"]
+__all__ = [
+    "LOOKUPS",
+    "PAIR_LOOKUP_SUFFIXES",
+    "TRANSFORMS",
+    "build_json_path_lookup",
+    "build_lookup",
+    "like_escape",
+]
 
+# pgvector's distance operators, for ``embedding__cosine_distance=(vector, max)``.
+_VECTOR_DISTANCES = {"cosine_distance": "<=>", "l2_distance": "<->", "inner_product": "<#>"}
 _COMPARISONS = {"exact": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _LIKE = {
     "contains": ("LIKE", "%{}%"),
@@ -36,8 +46,15 @@ LOOKUPS = frozenset(
         "has_keys",
         "has_any_keys",
         "contained_by",
+        "overlap",
+        "search",
+        "trigram_similar",
+        *_VECTOR_DISTANCES,
     }
 )
+# Lookups whose value is a pair bound as two parameters (``range=(1, 5)``,
+# ``embedding__cosine_distance=(vector, 0.3)``); the compiler flattens both.
+PAIR_LOOKUP_SUFFIXES = ("__range", *(f"__{name}" for name in _VECTOR_DISTANCES))
 
 # name -> (SQL template around the column, result type name for later lookups)
 TRANSFORMS: dict[str, tuple[str, str]] = {
@@ -51,6 +68,7 @@ TRANSFORMS: dict[str, tuple[str, str]] = {
     "lower": ("LOWER({})", "str"),
     "upper": ("UPPER({})", "str"),
     "length": ("LENGTH({})", "int"),
+    "len": ("cardinality({})", "int"),
 }
 
 
@@ -83,6 +101,16 @@ def build_lookup(
 
     to_db: Callable[[Any], Any] = ctx.value_converter(field)
     placeholder = ctx.placeholder_for(field)
+    if lookup == "search":
+        return _search(column, field, value, ctx, key)
+    if lookup in _VECTOR_DISTANCES:
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise FieldError(
+                f"`{key}` takes a (vector, max_distance) pair, got `{value!r}`; e.g. "
+                f"`{key}=(query_embedding, 0.3)`"
+            )
+        vector = ctx.param(to_db)
+        return f"({column} {_VECTOR_DISTANCES[lookup]} {vector}::text::vector) < {ctx.param(float)}"
     if isinstance(value, Expression):
         op = _COMPARISONS.get(lookup)
         if op is None:
@@ -121,6 +149,10 @@ def build_lookup(
             f"{column if _is_text(field) else f'{column}::text'} {operator} "
             f"{ctx.param(lambda v: pattern.format(like_escape(str(v))))}"
         )
+    if lookup == "overlap":
+        return f"{column} && {ctx.param(to_db)}"
+    if lookup == "trigram_similar":
+        return f"{column} % {ctx.param(str)}"
     if lookup == "contained_by":
         if field is not None and field.is_json:
             return f"{column} <@ {placeholder(ctx.param(to_db))}"
@@ -144,3 +176,85 @@ def build_lookup(
         operator = "?&" if lookup == "has_keys" else "?|"
         return f"{column} {operator} {ctx.param(lambda v: [str(x) for x in v])}::text[]"
     raise FieldError(f"Unknown lookup `{lookup}` in `{key}`")  # pragma: no cover
+
+
+def _search(column: str, field: Field | None, value: Any, ctx: CompileContext, key: str) -> str:
+    """``title__search="python"`` / ``document__search=SearchQuery(...)``: ``@@``."""
+    from stellate.orm.search import SearchQuery, regconfig_sql
+
+    config = getattr(field, "search_config", None)
+    if field is not None and field.db_type().upper() == "TSVECTOR":
+        document = column
+    else:
+        document = f"to_tsvector({column}::text)"
+    if isinstance(value, SearchQuery):
+        return f"{document} @@ {value.compile(ctx)}"
+    if not isinstance(value, str):
+        raise FieldError(f"`{key}` takes the search text or a `SearchQuery(...)`, got `{value!r}`")
+    prefix = f"{regconfig_sql(config)}, " if config else ""
+    return f"{document} @@ plainto_tsquery({prefix}{ctx.param(str)})"
+
+
+_JSON_COMPARISONS = {**_COMPARISONS, "contains": "@>", "contained_by": "<@"}
+
+
+def build_json_path_lookup(
+    column: str, parts: Sequence[str], value: Any, ctx: CompileContext, key: str
+) -> str:
+    """``data__author__name="x"``: a lookup on the value at a key path of a JSON column.
+
+    The key path and the value travel in one ``text[]`` parameter (path first, then
+    the value), so neither is ever written into the SQL text.
+    """
+    from stellate.orm.expressions import Expression
+
+    lookup = parts[-1] if parts[-1] in LOOKUPS else "exact"
+    keys = [str(part) for part in (parts[:-1] if parts[-1] in LOOKUPS else parts)]
+    path_text = ".".join(keys)
+    if lookup == "isnull" or value is None:
+        raise FieldError(
+            f"`{key}`: a JSON key path cannot be matched against None; test the key with "
+            f'`has_key` (e.g. `{key.split("__")[0]}__has_key="{keys[0]}"` on its parent)'
+        )
+    if isinstance(value, Expression) or ctx.is_subquery(value):
+        raise FieldError(f"`{key}`: a JSON key path is compared with plain values only")
+    count = len(keys)
+
+    def bind(encode: Callable[[Any], list[str]]) -> str:
+        return f"({ctx.param(lambda v: [*keys, *encode(v)])}::text[])"
+
+    if lookup in _JSON_COMPARISONS:
+        param = bind(lambda v: [json.dumps(v)])
+        return (
+            f"({column} #> {param}[1:{count}]) {_JSON_COMPARISONS[lookup]} "
+            f"{param}[{count + 1}]::jsonb"
+        )
+    if lookup == "in":
+        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+            raise FieldError(f"`{key}` takes a list of values, got `{value!r}`")
+        param = bind(lambda v: [json.dumps(x) for x in v])
+        return f"({column} #> {param}[1:{count}]) = ANY(({param}[{count + 1}:])::jsonb[])"
+    if lookup == "has_key":
+        param = bind(lambda v: [str(v)])
+        return f"({column} #> {param}[1:{count}]) ? {param}[{count + 1}]"
+    if lookup in ("has_keys", "has_any_keys"):
+        operator = "?&" if lookup == "has_keys" else "?|"
+        param = bind(lambda v: [str(x) for x in v])
+        return f"({column} #> {param}[1:{count}]) {operator} {param}[{count + 1}:]"
+    text = f"({column} #>> {{p}}[1:{count}])"
+    if lookup in _LIKE:
+        operator, pattern = _LIKE[lookup]
+        param = bind(lambda v: [pattern.format(like_escape(str(v)))])
+        return f"{text.format(p=param)} {operator} {param}[{count + 1}]"
+    if lookup == "iexact":
+        param = bind(lambda v: [str(v)])
+        return f"LOWER({text.format(p=param)}) = LOWER({param}[{count + 1}])"
+    if lookup in ("regex", "iregex"):
+        param = bind(lambda v: [str(v)])
+        operator = "~" if lookup == "regex" else "~*"
+        return f"{text.format(p=param)} {operator} {param}[{count + 1}]"
+    raise FieldError(
+        f"`{key}`: lookup `{lookup}` is not available on the JSON key `{path_text}`; use "
+        "exact, gt/gte/lt/lte, in, contains, contained_by, has_key(s), icontains and the "
+        "other text lookups"
+    )

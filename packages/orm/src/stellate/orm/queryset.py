@@ -370,10 +370,27 @@ class QuerySet(Generic[M]):
         rows = await qs._fetch()
         return {row.__dict__[name]: row for row in rows}
 
-    async def iterator(self, chunk_size: int = 1000) -> AsyncIterator[M]:
+    async def iterator(
+        self, chunk_size: int = 1000, *, server_side: bool = False
+    ) -> AsyncIterator[M]:
         """Yield rows fetched ``chunk_size`` at a time (keyset on the primary key when
-        the queryset has no ordering, so every chunk is one indexed query)."""
+        the queryset has no ordering, so every chunk is one indexed query).
+
+        With ``server_side=True`` the rows come from one ``DECLARE CURSOR`` (see
+        :class:`stellate.orm.postgres.ServerCursor`): one consistent snapshot, one
+        ``FETCH`` per chunk, no prefetch_related.
+        """
         _check_count("chunk_size", chunk_size)
+        if server_side:
+            from contextlib import aclosing
+
+            from stellate.orm.postgres import ServerCursor
+
+            cursor: ServerCursor[M] = ServerCursor(self.model, self._query, chunk_size)
+            async with aclosing(cursor.rows()) as cursor_rows:
+                async for row in cursor_rows:
+                    yield row
+            return
         query = self._query
         pk = self.model._meta.pk.name
         if not query.order_by and query.limit is None and query.offset is None:

@@ -55,6 +55,8 @@ def condition_sql(model: type[Model], condition: Q | str) -> str:
 def column_sql(field: Field) -> str:
     """The column definition of ``field`` inside CREATE TABLE."""
     parts = [quote_name(field.column), field.db_type()]
+    if field.generated:
+        parts.append(f"GENERATED ALWAYS AS ({field.generation_sql()}) STORED")
     if field.primary_key:
         parts.append("PRIMARY KEY")
     elif not field.nullable:
@@ -123,18 +125,28 @@ def create_table_sql(model: type[Model]) -> list[str]:
             field.unique or field.primary_key
         ):
             name = index_name(meta.table, [field.column], "idx")
+            method = "" if field.index_method == "btree" else f" USING {field.index_method}"
+            opclass = f" {field.index_opclass}" if field.index_opclass else ""
             statements.append(
-                f"CREATE INDEX {quote_name(name)} ON {meta.qtable} ({quote_name(field.column)})"
+                f"CREATE INDEX {quote_name(name)} ON {meta.qtable}{method} "
+                f"({quote_name(field.column)}{opclass})"
             )
     for index in meta.indexes:
         if not isinstance(index, Index):
             raise TypeError(f"`{model.__name__}.Meta.indexes` holds `{index!r}`; use Index(...)")
         cols, names = _index_columns(model, index.fields)
+        if index.opclass:
+            cols = [
+                f"{c[:-5]} {index.opclass} DESC" if c.endswith(" DESC") else f"{c} {index.opclass}"
+                for c in cols
+            ]
         name = index.name or index_name(meta.table, names, "uniq" if index.unique else "idx")
         sql = (
             f"CREATE {'UNIQUE ' if index.unique else ''}INDEX {quote_name(name)} ON {meta.qtable} "
             f"USING {index.method} ({', '.join(cols)})"
         )
+        if index.include:
+            sql += f" INCLUDE ({', '.join(_index_columns(model, index.include)[0])})"
         if index.condition is not None:
             sql += f" WHERE {condition_sql(model, index.condition)}"
         statements.append(sql)

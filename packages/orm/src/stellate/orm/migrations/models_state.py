@@ -167,6 +167,7 @@ def _column(field: Field) -> ColumnState:
         identity=identity,
         unique=field.unique and not field.primary_key,
         foreign_key=foreign_key,
+        generated=field.generation_sql() if field.generated else None,
         renamed_from=field.renamed_from,
     )
 
@@ -184,7 +185,12 @@ def _columns(model: type[Model], names: Iterable[str]) -> list[str]:
 def _indexes(model: type[Model]) -> list[IndexState]:
     meta = model._meta
     indexes = [
-        IndexState(name=index_name(meta.table, [field.column], "idx"), columns=[field.column])
+        IndexState(
+            name=index_name(meta.table, [field.column], "idx"),
+            columns=[field.column],
+            method=field.index_method,
+            opclass=field.index_opclass,
+        )
         for field in meta.field_list
         if (field.index or field.foreign_key is not None)
         and not (field.unique or field.primary_key)
@@ -202,7 +208,8 @@ def _indexes(model: type[Model]) -> list[IndexState]:
                 columns=columns,
                 unique=index.unique,
                 method=index.method,
-                opclass=getattr(index, "opclass", None),
+                opclass=index.opclass,
+                include=_columns(model, index.include),
                 condition=(
                     condition_sql(model, index.condition) if index.condition is not None else None
                 ),

@@ -458,7 +458,10 @@ class CreateExtension(Operation, tag=True):
             state.extensions = sorted([*state.extensions, self.name])
 
     def forward_sql(self, state: ProjectState) -> list[str]:
-        return [f"CREATE EXTENSION IF NOT EXISTS {_sql.quote(self.name)}"]
+        return [
+            _sql.require_extension(self.name),
+            f"CREATE EXTENSION IF NOT EXISTS {_sql.quote(self.name)}",
+        ]
 
     def reverse_sql(self, state: ProjectState) -> list[str]:
         return [f"DROP EXTENSION IF EXISTS {_sql.quote(self.name)}"]
@@ -479,7 +482,10 @@ class DropExtension(Operation, tag=True):
         return [f"DROP EXTENSION IF EXISTS {_sql.quote(self.name)}"]
 
     def reverse_sql(self, state: ProjectState) -> list[str]:
-        return [f"CREATE EXTENSION IF NOT EXISTS {_sql.quote(self.name)}"]
+        return [
+            _sql.require_extension(self.name),
+            f"CREATE EXTENSION IF NOT EXISTS {_sql.quote(self.name)}",
+        ]
 
     def describe(self) -> str:
         return f"Drop extension `{self.name}`"

@@ -23,7 +23,8 @@ __all__ = ["schema_drift"]
 _COLUMNS = """
 SELECT c.relname AS table, c.relpersistence::text AS persistence, a.attname AS column,
        format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
-       pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity::text AS identity
+       pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity::text AS identity,
+       a.attgenerated::text AS generated
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -83,6 +84,7 @@ async def _introspect(conn: asyncpg.Connection, schema: str) -> dict[str, Any]:
             "not null": row["not_null"],
             "default": clean(row["default"]),
             "identity": row["identity"] != "",
+            "generated": row["generated"] != "",
         }
     constraints = {
         (row["table"], row["name"]): clean(row["definition"])
