@@ -12,7 +12,9 @@ import base64
 import binascii
 import datetime as dt
 import enum
+import functools
 import json
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -171,13 +173,15 @@ class ChangeList:
         if "\x00" in text:
             self.errors.append("Search text cannot contain the NUL character.")
             return None
-        condition = Q()
-        for term in text.split()[:8]:
-            any_field = Q()
-            for name in self.admin.search_fields:
-                any_field |= Q(**{f"{name}__icontains": term})
-            condition &= any_field
-        return condition
+        # An empty Q() is "true": combine real conditions only.
+        terms = [
+            functools.reduce(
+                operator.or_,
+                (Q(**{f"{name}__icontains": term}) for name in self.admin.search_fields),
+            )
+            for term in text.split()[:8]
+        ]
+        return functools.reduce(operator.and_, terms)
 
     def _cursor_condition(self, raw: str) -> Q | None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -427,11 +428,13 @@ class _Views:
                 for f in admin.model._meta.field_list
                 if forms.field_kind(f) in (forms.Kind.TEXT,) and f.name not in admin.secret
             ][:3]
-            condition = Q()
-            for name in fields:
-                condition |= Q(**{f"{name}__icontains": text})
+            conditions = [Q(**{f"{name}__icontains": text}) for name in fields]
             with contextlib.suppress(InputError):
-                condition |= Q(**{admin.pk_name: forms.parse_value(admin.model._meta.pk, text)})
+                pk = forms.parse_value(admin.model._meta.pk, text)
+                conditions.append(Q(**{admin.pk_name: pk}))
+            if not conditions:
+                return JSONResponse({"results": []})
+            condition = functools.reduce(operator.or_, conditions)
             qs = qs.filter(condition)
         rows = await qs.order_by(admin.pk_name).limit(_AUTOCOMPLETE_LIMIT)
         return JSONResponse(
