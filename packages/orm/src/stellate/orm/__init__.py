@@ -50,6 +50,7 @@ from stellate.orm.fields import (
     OnDelete,
     OneToOneField,
 )
+from stellate.orm.files import FileField, ImageField, delete_uploaded_file, save_uploaded_file
 from stellate.orm.many_to_many import ManyToManyField
 from stellate.orm.mixins import (
     OwnershipMixin,
@@ -70,6 +71,7 @@ from stellate.orm.transactions import (
     TransactionClosedError,
 )
 from stellate.orm.vector import VectorField
+from stellate.orm.views import ReadOnlyModelError
 
 __all__ = [
     "ArrayField",
@@ -88,8 +90,10 @@ __all__ = [
     "F",
     "Field",
     "FieldError",
+    "FileField",
     "ForeignKeyViolation",
     "GeneratedField",
+    "ImageField",
     "Index",
     "IntegrityError",
     "JSONField",
@@ -115,6 +119,7 @@ __all__ = [
     "QueryEvent",
     "QuerySet",
     "QueryValueError",
+    "ReadOnlyModelError",
     "SoftDeleteMixin",
     "StaleObjectError",
     "Sum",
@@ -128,11 +133,13 @@ __all__ = [
     "VectorField",
     "VersionedMixin",
     "connect",
+    "delete_uploaded_file",
     "get_db",
     "on_commit",
     "post_delete",
     "post_save",
     "pre_delete",
     "pre_save",
+    "save_uploaded_file",
     "transaction",
 ]

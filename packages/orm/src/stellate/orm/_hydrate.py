@@ -67,7 +67,33 @@ def _build_models(plan: SelectPlan, records: list[Any]) -> list[Any]:
     builder = plan.builder
     if builder is None:
         builder = plan.builder = _generate_builder(plan)
-    return builder(records)  # type: ignore[no-any-return]
+    objects = builder(records)
+    if plan.model._meta.sti_classes:  # type: ignore[union-attr]
+        _retype_sti(plan, objects)
+    return objects  # type: ignore[no-any-return]
+
+
+def _retype_sti(plan: SelectPlan, objects: list[Any]) -> None:
+    """Give each row of an STI root query the class its discriminator names.
+
+    The builder filled the root's columns and every child's; a row keeps the
+    columns of its own class only (a ``Car`` has no ``payload_tons``). Rows whose
+    discriminator names no child stay instances of the root.
+    """
+    meta = plan.model._meta  # type: ignore[union-attr]
+    field = meta.sti_field
+    if field not in plan.names:
+        return  # deferred discriminator: the rows cannot tell their class
+    classes = meta.sti_classes
+    root = meta.model
+    foreign = meta.foreign_sti_columns
+    for obj in objects:
+        data = obj.__dict__
+        cls = classes.get(data[field], root)
+        if cls is not root:
+            obj.__class__ = cls
+        for name in foreign(cls):
+            data.pop(name, None)
 
 
 def _generate_builder(plan: SelectPlan) -> Any:

@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from stellate.orm import _execute
 from stellate.orm._relations import LoadedKey
+from stellate.orm.cache import write_sql
 from stellate.orm.exceptions import FieldError, unknown_name_error
 from stellate.orm.models import quote_name
 from stellate.orm.signals import post_delete, post_save, pre_delete, pre_save
+from stellate.orm.views import check_writable
 
 if TYPE_CHECKING:
     from stellate.orm.models import Model
@@ -21,8 +23,24 @@ def _db_value(field: Any, value: Any) -> Any:
 
 
 async def save(obj: Model, update_fields: list[str] | None) -> None:
+    if "_pending_uploads" not in obj.__dict__:
+        await _save(obj, update_fields)
+        return
+    from stellate.orm import files
+
+    try:
+        await _save(obj, update_fields)
+    except BaseException as exc:
+        await files.after_save(obj, exc)
+        raise
+    await files.after_save(obj, None)
+
+
+async def _save(obj: Model, update_fields: list[str] | None) -> None:
     cls = type(obj)
     meta = obj._meta
+    if meta.materialized_view is not None:
+        check_writable(cls, "save")
     data = obj.__dict__
     pk = data.get(meta.pk.name)
     creating = pk is None or data.get("_adding", False)
@@ -115,7 +133,7 @@ async def _insert(obj: Model, *, on_conflict_do_nothing: bool = False) -> bool:
         body = f"({columns}) VALUES ({placeholders})" if fields else "DEFAULT VALUES"
         conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
         sql = f"INSERT INTO {meta.qtable} {body}{conflict} RETURNING {meta.columns_sql}"
-        cache[key] = sql
+        sql = cache[key] = write_sql(meta, sql)
     params = [_db_value(f, data[f.name]) for f in fields]
     record = await _execute.fetchrow(type(obj), sql, params)
     if record is None:
@@ -141,6 +159,7 @@ async def _update(obj: Model, names: list[str]) -> bool:
         f"{quote_name(f.column)} = {f.placeholder(i)}" for i, f in enumerate(fields, 2)
     )
     sql = f"UPDATE {meta.qtable} SET {sets} WHERE {quote_name(meta.pk.column)} = $1"
+    sql = write_sql(meta, sql)
     params = [_db_value(meta.pk, data[meta.pk.name]), *(_db_value(f, data[f.name]) for f in fields)]
     return await _execute.execute(type(obj), sql, params) > 0
 
@@ -167,6 +186,7 @@ async def _update_versioned(obj: Model, fields: list[Any], version_name: str) ->
         f"UPDATE {meta.qtable} SET {', '.join(sets)} "
         f"WHERE {quote_name(meta.pk.column)} = $1 AND {column} = $2 RETURNING {column}"
     )
+    sql = write_sql(meta, sql)
     pk = _db_value(meta.pk, data[meta.pk.name])
     params = [pk, expected, *(_db_value(f, data[f.name]) for f in fields)]
     new_version = await _execute.fetchval(cls, sql, params)
@@ -185,6 +205,7 @@ async def _update_versioned(obj: Model, fields: list[Any], version_name: str) ->
 
 async def delete(obj: Model) -> None:
     meta = obj._meta
+    check_writable(type(obj), "delete")
     pk = obj.pk
     if pk is None:
         raise ValueError(
@@ -193,7 +214,7 @@ async def delete(obj: Model) -> None:
     cls = type(obj)
     if pre_delete.has_receivers(cls):
         await pre_delete.send(cls, instance=obj, soft=False)
-    sql = f"DELETE FROM {meta.qtable} WHERE {quote_name(meta.pk.column)} = $1"
+    sql = write_sql(meta, f"DELETE FROM {meta.qtable} WHERE {quote_name(meta.pk.column)} = $1")
     await _execute.execute(cls, sql, [_db_value(meta.pk, pk)])
     obj.__dict__["_adding"] = True
     if post_delete.has_receivers(cls):

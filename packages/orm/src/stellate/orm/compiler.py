@@ -178,8 +178,9 @@ def _main_fields(query: Query) -> list[Field]:
                 raise FieldError(
                     f"The primary key `{name}` of `{meta.model.__name__}` cannot be deferred"
                 )
-        return [f for f in meta.field_list if f.name not in query.defer]
-    return meta.field_list
+        return [f for f in meta.select_fields if f.name not in query.defer]
+    # `select_fields` is `field_list` except on an STI root, whose rows may be any child.
+    return meta.select_fields
 
 
 def _related_paths(

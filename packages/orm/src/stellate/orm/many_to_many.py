@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm import _execute
+from stellate.orm.cache import junction_write_sql
 from stellate.orm.exceptions import FieldError, NotLoadedError
 from stellate.orm.models import quote_name
 
@@ -152,6 +153,7 @@ class ManyToManyField:
             f"{quote_name(self.target_column)}) SELECT $1, unnest($2::"
             f"{self.target._meta.pk.reference_type()}[]) ON CONFLICT DO NOTHING"
         )
+        sql = junction_write_sql(self, sql)
         await _execute.execute(self.source, sql, [instance.pk, keys])
         instance.__dict__.pop(self.name, None)
 
@@ -162,12 +164,14 @@ class ManyToManyField:
             f"DELETE FROM {quote_name(self.table)} WHERE {quote_name(self.source_column)} = $1 "
             f"AND {quote_name(self.target_column)} = ANY($2)"
         )
+        sql = junction_write_sql(self, sql)
         await _execute.execute(self.source, sql, [instance.pk, keys])
         instance.__dict__.pop(self.name, None)
 
     async def clear(self, instance: Model) -> None:
         """Remove every relation of ``instance``."""
         sql = f"DELETE FROM {quote_name(self.table)} WHERE {quote_name(self.source_column)} = $1"
+        sql = junction_write_sql(self, sql)
         await _execute.execute(self.source, sql, [instance.pk])
         instance.__dict__.pop(self.name, None)
 

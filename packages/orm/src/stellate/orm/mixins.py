@@ -167,7 +167,7 @@ class _SoftDeleteObjects(_QuerySetDescriptor):
                 f"`objects` is reached through the class: `{owner.__name__}.objects`"
             )
         qs: SoftDeleteQuerySet[M] = SoftDeleteQuerySet(owner)
-        qs._query.where = (_NOT_DELETED,)
+        qs._query.where = (*owner._meta.default_where, _NOT_DELETED)
         return qs
 
 

@@ -14,6 +14,7 @@ from stellate.orm.exceptions import (
     ValidationError,
     unknown_name_error,
 )
+from stellate.orm.expressions import Q
 from stellate.orm.fields import MISSING, Field
 
 if TYPE_CHECKING:
@@ -38,6 +39,11 @@ _META_OPTIONS = frozenset(
         "constraints",
         "cache_ttl",
         "renamed_from",
+        "default_filter",
+        "sti",
+        "sti_type",
+        "sti_field",
+        "materialized_view",
     }
 )
 
@@ -68,8 +74,29 @@ class Options:
         self.model = model
         self.abstract: bool = bool(values.get("abstract", False))
         self.proxy: bool = bool(values.get("proxy", False))
-        inherited_table = parent.table if parent is not None and self.proxy else None
+        concrete_parent = parent if parent is not None and not parent.abstract else None
+        self._init_sti(model, values, parent, concrete_parent)
+        shares_table = self.proxy or self.sti_parent is not None
+        if shares_table and concrete_parent is None:
+            kind = "a proxy" if self.proxy else "a single-table-inheritance child"
+            raise TypeError(
+                f"`{model.__name__}` is {kind} but has no concrete model to share a table "
+                f"with: subclass a model that has `Meta.table` (not an abstract one)"
+            )
+        inherited_table = concrete_parent.table if shares_table and concrete_parent else None
+        # The Options of the model that owns the table (itself, or the proxied / STI root).
+        self.table_owner: Options = (
+            concrete_parent.table_owner if shares_table and concrete_parent else self
+        )
+        # Whether a `cache_ttl` model reads this table, so writes must invalidate (cache.py).
+        self.cache_watched = False
         self.table: str = values.get("table") or inherited_table or ""
+        if concrete_parent is not None and inherited_table and self.table != inherited_table:
+            raise TypeError(
+                f"`{model.__name__}` shares the table `{inherited_table}` of "
+                f"`{concrete_parent.model.__name__}` (proxy / STI) but says "
+                f'`table = "{self.table}"`: remove `Meta.table` or make it match'
+            )
         if not self.table and not self.abstract:
             raise TypeError(
                 f"Model `{model.__name__}` has no table: add `class Meta: table = "
@@ -82,8 +109,25 @@ class Options:
         self.constraints: list[UniqueConstraint | CheckConstraint] = list(
             values.get("constraints", ())
         )
-        self.cache_ttl: int | None = values.get("cache_ttl")
+        self.cache_ttl: int | None = _cache_ttl(model, values, parent)
         self.renamed_from: str | None = values.get("renamed_from")
+        view = values.get("materialized_view")
+        if view is None and self.proxy and concrete_parent is not None:
+            view = concrete_parent.materialized_view
+        if view is not None and (not isinstance(view, str) or not view.strip()):
+            raise TypeError(
+                f"`{model.__name__}.Meta.materialized_view` must be the SELECT that fills "
+                f"the view, as a non-empty string; got `{view!r}`"
+            )
+        self.materialized_view: str | None = view
+        # Conditions every `Model.objects` queryset starts with: inherited ones, this
+        # model's `Meta.default_filter` and, for an STI child, its discriminator.
+        where: tuple[Q, ...] = parent.default_where if parent is not None else ()
+        if "default_filter" in values:
+            where = (*where, _as_q(model, values["default_filter"]))
+        if self.sti_type is not None:
+            where = (*where, Q(**{self.sti_field: self.sti_type}))
+        self.default_where: tuple[Q, ...] = where
         self.fields: dict[str, Field] = {}
         self.field_list: list[Field] = []
         self.pk: Field = None  # type: ignore[assignment]  # set once fields are known
@@ -93,7 +137,129 @@ class Options:
         self.qtable = quote_name(self.table) if self.table else ""
         # Compiled SQL per queryset shape (see compiler.py); bounded there.
         self.sql_cache: dict[Any, Any] = {}
+        # Cached query results of `Meta.cache_ttl` models (see cache.py); bounded there.
+        self.result_cache: dict[Any, Any] = {}
+        # The columns a query selects (set by finish(); an STI root adds its children's)
+        # and, per STI class, the columns of other children to drop from its rows.
+        self.select_fields: list[Field] = []
+        self.sti_foreign: dict[type[Model], tuple[str, ...]] = {}
         self.ready = False
+
+    def _init_sti(
+        self,
+        model: type[Model],
+        values: dict[str, Any],
+        parent: Options | None,
+        concrete_parent: Options | None,
+    ) -> None:
+        inherited_field = parent.sti_field if parent is not None else "type"
+        self.sti_field: str = values.get("sti_field") or inherited_field
+        # On an STI root: discriminator value -> class, and the columns its children add.
+        self.sti_classes: dict[Any, type[Model]] = {}
+        self.sti_child_fields: dict[str, Field] = {}
+        self.sti_parent: Options | None = None
+        self.sti_type: str | None = None
+        sti_type = values.get("sti_type")
+        if not values.get("sti") and sti_type is None:
+            return
+        if self.proxy:
+            raise TypeError(
+                f"`{model.__name__}` is both a proxy and an STI child: choose `proxy = True` "
+                "(same rows, other behaviour) or `sti_type` (its own rows in the shared table)"
+            )
+        if concrete_parent is None:
+            if sti_type is not None:
+                raise TypeError(
+                    f"`{model.__name__}.Meta.sti_type` needs a concrete base model whose table "
+                    "it shares; subclass the STI root (a model with `Meta.table`)"
+                )
+            return  # `sti = True` on the root itself: its children register below
+        if not isinstance(sti_type, str) or not sti_type:
+            raise TypeError(
+                f"`{model.__name__}` is an STI child of `{concrete_parent.model.__name__}` "
+                f'but has no discriminator value: add `sti_type = "{model.__name__.lower()}"` '
+                "to its Meta"
+            )
+        if concrete_parent.sti_parent is not None:
+            raise TypeError(
+                f"`{model.__name__}` subclasses the STI child "
+                f"`{concrete_parent.model.__name__}`: single-table inheritance is one level "
+                f"deep; subclass the root `{concrete_parent.sti_parent.model.__name__}`"
+            )
+        self.sti_parent = concrete_parent
+        self.sti_type = sti_type
+
+    def register_sti_child(self, child: type[Model]) -> None:
+        """Record an STI child of this root: its discriminator value and extra columns."""
+        child_meta = child._meta
+        sti_type = child_meta.sti_type
+        field = self.fields.get(self.sti_field)
+        if field is None:
+            raise TypeError(
+                f"STI root `{self.model.__name__}` has no discriminator field "
+                f"`{self.sti_field}` for `{child.__name__}`: add "
+                f'`{self.sti_field}: str = Field(default="{self.model.__name__.lower()}")` '
+                "to it (or name another field with `Meta.sti_field`)"
+            )
+        if sti_type == field.default:
+            raise TypeError(
+                f'`{child.__name__}.Meta.sti_type = "{sti_type}"` is the default of '
+                f"`{self.model.__name__}.{self.sti_field}`, which marks rows of the root "
+                "itself: choose another value"
+            )
+        existing = self.sti_classes.get(sti_type)
+        if existing is not None and existing.__qualname__ != child.__qualname__:
+            raise TypeError(
+                f"`{child.__name__}` and `{existing.__name__}` both say "
+                f'`sti_type = "{sti_type}"`: give each STI child its own value'
+            )
+        added: dict[str, Field] = {}
+        for name, child_field in child_meta.fields.items():
+            if name in self.fields:
+                continue
+            other = self.sti_child_fields.get(name)
+            if (
+                other is not None
+                and other.model.__qualname__ != child.__qualname__
+                and other.db_type() != child_field.db_type()
+            ):
+                raise TypeError(
+                    f"STI children `{other.model.__name__}` and `{child.__name__}` both add "
+                    f"a column `{name}` to `{self.table}` with different types "
+                    f"(`{other.db_type()}`, `{child_field.db_type()}`): rename one"
+                )
+            added[name] = child_field
+        # Checked first, recorded after: a child that fails leaves the root unchanged.
+        self.sti_child_fields.update(added)
+        self.sti_classes[sti_type] = child
+        if isinstance(field.default, str):
+            self.sti_classes.setdefault(field.default, self.model)
+        self.select_fields = [*self.field_list, *self.sti_child_fields.values()]
+        self.sti_foreign = {}
+        # Plans compiled before this child existed select too few columns.
+        self.sql_cache = {}
+
+    def foreign_sti_columns(self, cls: type[Model]) -> tuple[str, ...]:
+        """Columns a root query loads that ``cls`` (root or child) does not have."""
+        names = self.sti_foreign.get(cls)
+        if names is None:
+            own = cls._meta.fields
+            names = self.sti_foreign[cls] = tuple(n for n in self.sti_child_fields if n not in own)
+        return names
+
+    def column_nullable(self, field: Field) -> bool:
+        """Whether the column of ``field`` allows NULL (STI child columns always do)."""
+        return field.nullable or field.name in self.sti_child_fields
+
+    @property
+    def table_fields(self) -> list[Field]:
+        """The fields whose columns the table has: this model's and its STI children's."""
+        return [*self.field_list, *self.sti_child_fields.values()]
+
+    @property
+    def owns_table(self) -> bool:
+        """Whether migrations create a table or view for this model (not abstract/shared)."""
+        return not (self.abstract or self.proxy or self.sti_parent is not None)
 
     def add_field(self, field: Field) -> None:
         self.fields[field.name] = field
@@ -104,6 +270,9 @@ class Options:
             self.relations[field.relation_name] = field
 
     def finish(self) -> None:
+        # The columns a query of this model selects; an STI root adds its children's.
+        self.select_fields = self.field_list
+        self.sti_foreign = {}
         self.field_names: tuple[str, ...] = tuple(self.fields)
         self.columns_sql = ", ".join(quote_name(f.column) for f in self.field_list)
         self.from_db_converters: tuple[tuple[str, Any], ...] = tuple(
@@ -142,7 +311,11 @@ class _QuerySetDescriptor:
             from stellate.orm.queryset import QuerySet
 
             queryset_class = self._queryset_class = QuerySet
-        return queryset_class(owner)
+        qs = queryset_class(owner)
+        where = owner._meta.default_where
+        if where:
+            qs._query.where = where
+        return qs
 
 
 def _model_classes(root: type[Model]) -> Iterator[type[Model]]:
@@ -188,6 +361,29 @@ def resolve_model_name(name: str, origin: type[Model]) -> type[Model]:
             f"defined (yet); define a model class named `{name}` or pass the class itself"
         )
     return candidates[0]
+
+
+def _cache_ttl(model: type[Model], values: dict[str, Any], parent: Options | None) -> int | None:
+    if "cache_ttl" not in values:
+        return parent.cache_ttl if parent is not None else None
+    ttl = values["cache_ttl"]
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0):
+        raise TypeError(
+            f"`{model.__name__}.Meta.cache_ttl` must be a positive number of seconds or None, "
+            f"got `{ttl!r}`"
+        )
+    return ttl
+
+
+def _as_q(model: type[Model], value: Any) -> Q:
+    if isinstance(value, Q):
+        return value
+    if isinstance(value, typing.Mapping) and value:
+        return Q(**value)
+    raise TypeError(
+        f"`{model.__name__}.Meta.default_filter` must be a Q or a mapping of lookups such as "
+        f"`{{'published': True}}`, got `{value!r}`"
+    )
 
 
 def _evaluate(annotation: Any, globalns: dict[str, Any], localns: dict[str, Any]) -> Any:
@@ -270,6 +466,12 @@ class ModelMeta(type):
             field.contribute(cls, attr, annotation)
             options.add_field(field)
             setattr(cls, attr, field)
+        if options.proxy and declared:
+            raise TypeError(
+                f"Proxy model `{name}` declares fields ({', '.join(sorted(declared))}), but a "
+                "proxy shares its base's table and columns: move them to the base model, or "
+                "use an STI child (`Meta.sti_type`) for rows with extra columns"
+            )
         if not options.abstract and options.pk is None:
             raise TypeError(
                 f"Model `{name}` has no primary key: add "
@@ -298,6 +500,14 @@ class ModelMeta(type):
             if isinstance(value, ManyToManyField):
                 value.contribute(cls, attr)
                 options.many_to_many[attr] = value
+        if options.cache_ttl is not None and not options.abstract:
+            owner = options.table_owner
+            owner.cache_watched = True
+            owner.sql_cache = {}  # cached write SQL must now move the generation
+        if options.sti_parent is not None:
+            options.sti_parent.register_sti_child(cls)
+            # New instances of the child carry its discriminator from construction on.
+            options.fields[options.sti_field].default = options.sti_type
         options.ready = True
         if not options.abstract:
             _link_relations(cls)
@@ -305,8 +515,11 @@ class ModelMeta(type):
 
 
 def _install_reverse(field: Field) -> None:
-    if field.related_name is None or field.model._meta.abstract or field.model._meta.proxy:
+    meta = field.model._meta
+    if field.related_name is None or meta.abstract or meta.proxy:
         return  # a proxy shares its concrete model's table and reverse relations
+    if meta.sti_parent is not None and field.name in meta.sti_parent.fields:
+        return  # an STI child's inherited key: the root's reverse relation covers it
     target = field.related_model
     existing = target._meta.reverse_relations.get(field.related_name)
     if existing is not None and existing[1] is not field:
@@ -478,13 +691,26 @@ class Model(metaclass=ModelMeta):
 
     # -- persistence -----------------------------------------------------------------------
 
+    @classmethod
+    def get_queryset(cls) -> QuerySet[Self]:
+        """The queryset this model's queries start from (``cls.objects``).
+
+        Override it on a model (a proxy, typically) to give it other default
+        filtering or ordering; ``Meta.default_filter`` does the same declaratively
+        for ``objects`` itself.
+        """
+        return typing.cast("QuerySet[Self]", cls.objects)
+
     def _prepare_save(self, creating: bool, update_fields: list[str] | None) -> list[str] | None:
         """Hook for mixins: adjust the instance before ``save()`` validates and writes it.
 
         Called by ``save()`` and ``get_or_create()`` before ``pre_save`` is sent.
         Overrides call ``super()._prepare_save(...)`` and return the (possibly
-        extended) ``update_fields``.
+        extended) ``update_fields``. Here: an STI child writes its discriminator.
         """
+        meta = self._meta
+        if meta.sti_type is not None:
+            self.__dict__[meta.sti_field] = meta.sti_type
         return update_fields
 
     @classmethod
@@ -505,6 +731,22 @@ class Model(metaclass=ModelMeta):
         from stellate.orm import _persist
 
         await _persist.save(self, None if update_fields is None else list(update_fields))
+
+    @classmethod
+    async def refresh(cls, *, concurrently: bool = False) -> None:
+        """Recompute a materialized view (``Meta.materialized_view``).
+
+        Args:
+            concurrently: Rebuild without blocking readers (``REFRESH ...
+                CONCURRENTLY``; uses the unique index migrations create on the key).
+
+        Raises:
+            TypeError: The model is a table, not a materialized view.
+            OrmError: PostgreSQL refused the concurrent refresh (the message says why).
+        """
+        from stellate.orm import views
+
+        await views.refresh(cls, concurrently=concurrently)
 
     async def delete(self) -> None:
         """DELETE this row by primary key."""

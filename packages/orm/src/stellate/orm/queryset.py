@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Generator, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from stellate.orm import _execute
+from stellate.orm import _execute, cache
 from stellate.orm._context import Query, q_references
 from stellate.orm._hydrate import hydrate
 from stellate.orm.compiler import (
@@ -18,6 +18,7 @@ from stellate.orm.compiler import (
 from stellate.orm.exceptions import FieldError
 from stellate.orm.expressions import Aggregate, Expression, Q
 from stellate.orm.models import Model, quote_name
+from stellate.orm.views import check_writable
 
 __all__ = ["Prefetch", "QuerySet"]
 
@@ -262,7 +263,10 @@ class QuerySet(Generic[M]):
 
     async def _fetch(self) -> list[Any]:
         plan, params = compile_select(self._query)
-        records = await _execute.fetch(self.model, plan.sql, params)
+        if self.model._meta.cache_ttl is not None and self._query.for_update is None:
+            records = await cache.fetch(self.model, plan.sql, params, "fetch")
+        else:
+            records = await _execute.fetch(self.model, plan.sql, params)
         results = hydrate(plan, records)
         if self._query.prefetch and plan.mode == "model" and results:
             from stellate.orm._prefetch import prefetch
@@ -296,7 +300,8 @@ class QuerySet(Generic[M]):
         if not conditions and len(lookups) == 1 and self._query.is_plain():
             ((key, value),) = lookups.items()
             meta = self.model._meta
-            if key == "pk" or key == meta.pk.name:
+            # An STI root's rows may be any child class: those take the general path.
+            if (key == "pk" or key == meta.pk.name) and not meta.sti_classes:
                 return await self._get_by_pk(value)
         qs = self.filter(*conditions, **lookups)
         if qs._query.limit is None:
@@ -338,6 +343,8 @@ class QuerySet(Generic[M]):
     async def count(self) -> int:
         """``SELECT COUNT(*)`` of the matching rows."""
         plan, params = compile_select(self._query, "count")
+        if self.model._meta.cache_ttl is not None:
+            return int(await cache.fetch(self.model, plan.sql, params, "fetchval"))
         return int(await _execute.fetchval(self.model, plan.sql, params))
 
     async def exists(self) -> bool:
@@ -484,8 +491,10 @@ class QuerySet(Generic[M]):
             The number of rows, or with ``returning=[...]`` a list of dicts of those
             columns (``returning=[]`` returns every column).
         """
+        check_writable(self.model, "update")
         cleaned = clean_update_values(self.model, self.model._prepare_update(values))
         sql, params = compile_update(self._query, cleaned, returning)
+        sql = cache.write_sql(self.model._meta, sql)
         if returning is None:
             return await _execute.execute(self.model, sql, params)
         records = await _execute.fetch(self.model, sql, params)
@@ -505,7 +514,9 @@ class QuerySet(Generic[M]):
         Sends no model signals. The queryset of ``SoftDeleteMixin`` models
         overrides it to soft-delete (and adds ``hard_delete()``).
         """
+        check_writable(self.model, "delete")
         sql, params = compile_delete(self._query)
+        sql = cache.write_sql(self.model._meta, sql)
         return await _execute.execute(self.model, sql, params)
 
     async def bulk_create(
@@ -531,21 +542,28 @@ class QuerySet(Generic[M]):
         """
         from stellate.orm import _bulk
 
-        return await _bulk.bulk_create(
+        check_writable(self.model, "bulk_create")
+        return await cache.bulk_write(
             self.model,
-            list(objs),
-            ignore_conflicts=ignore_conflicts,
-            update_conflicts=update_conflicts,
-            unique_fields=list(unique_fields),
-            update_fields=list(update_fields),
-            use_copy=use_copy,
+            _bulk.bulk_create(
+                self.model,
+                list(objs),
+                ignore_conflicts=ignore_conflicts,
+                update_conflicts=update_conflicts,
+                unique_fields=list(unique_fields),
+                update_fields=list(update_fields),
+                use_copy=use_copy,
+            ),
         )
 
     async def bulk_update(self, objs: Iterable[M], fields: Sequence[str]) -> int:
         """UPDATE ``fields`` of many instances in one statement; returns the row count."""
         from stellate.orm import _bulk
 
-        return await _bulk.bulk_update(self.model, list(objs), list(fields))
+        check_writable(self.model, "bulk_update")
+        return await cache.bulk_write(
+            self.model, _bulk.bulk_update(self.model, list(objs), list(fields))
+        )
 
 
 def _check_count(name: str, value: int) -> None:

@@ -52,14 +52,17 @@ def condition_sql(model: type[Model], condition: Q | str) -> str:
     return sql.replace(f"{model._meta.qtable}.", "")
 
 
-def column_sql(field: Field) -> str:
-    """The column definition of ``field`` inside CREATE TABLE."""
+def column_sql(field: Field, *, nullable: bool | None = None) -> str:
+    """The column definition of ``field`` inside CREATE TABLE.
+
+    ``nullable`` overrides the field's own (the columns of STI children are nullable).
+    """
     parts = [quote_name(field.column), field.db_type()]
     if field.generated:
         parts.append(f"GENERATED ALWAYS AS ({field.generation_sql()}) STORED")
     if field.primary_key:
         parts.append("PRIMARY KEY")
-    elif not field.nullable:
+    elif not (field.nullable if nullable is None else nullable):
         parts.append("NOT NULL")
     if field.unique and not field.primary_key:
         parts.append("UNIQUE")
@@ -93,9 +96,14 @@ def create_table_sql(model: type[Model]) -> list[str]:
         The statements, in the order they must run.
     """
     meta = model._meta
-    if meta.abstract or meta.proxy:
-        return []
-    lines = [column_sql(field) for field in meta.field_list]
+    if not meta.owns_table:
+        return []  # abstract, proxy or STI child: no table of its own
+    if meta.materialized_view is not None:
+        from stellate.orm.views import create_view_sql
+
+        return create_view_sql(model)
+    fields = meta.table_fields
+    lines = [column_sql(field, nullable=meta.column_nullable(field)) for field in fields]
     after: list[str] = []
     for constraint in meta.constraints:
         if isinstance(constraint, UniqueConstraint):
@@ -120,7 +128,7 @@ def create_table_sql(model: type[Model]) -> list[str]:
     unlogged = "UNLOGGED " if meta.unlogged else ""
     body = ",\n    ".join(lines)
     statements = [f"CREATE {unlogged}TABLE {meta.qtable} (\n    {body}\n)"]
-    for field in meta.field_list:
+    for field in fields:
         if (field.index or field.foreign_key is not None) and not (
             field.unique or field.primary_key
         ):
@@ -153,4 +161,8 @@ def create_table_sql(model: type[Model]) -> list[str]:
     statements.extend(after)
     for relation in meta.many_to_many.values():
         statements.extend(relation.create_table_sql())
+    if meta.cache_watched:
+        from stellate.orm.cache import GENERATION_TABLE_SQL
+
+        statements.append(GENERATION_TABLE_SQL)
     return statements

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stellate.core.exceptions import ImproperlyConfigured
+from stellate.orm.cache import GENERATION_TABLE
 from stellate.orm.constraints import CheckConstraint, Index, UniqueConstraint
 from stellate.orm.migrations.state import (
     ColumnState,
@@ -56,8 +57,10 @@ def load_models(modules: Sequence[str]) -> list[type[Model]]:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Model) and value is not Model:
                 meta = value._meta
-                if not meta.abstract and not meta.proxy:
+                if meta.owns_table:
                     found[value] = None
+                elif meta.sti_parent is not None:
+                    found[meta.sti_parent.model] = None  # the STI root owns the table
         if len(found) == before:
             raise ImproperlyConfigured(
                 f"Module `{name}` (from STELLATE_MODELS or --models) holds no concrete model: "
@@ -107,7 +110,7 @@ def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
                 extensions.add(extension)
         tables[meta.table] = TableState(
             name=meta.table,
-            columns=[_column(field) for field in meta.field_list],
+            columns=[_column(field, meta.column_nullable(field)) for field in meta.table_fields],
             indexes=_indexes(model),
             constraints=[_constraint(model, c) for c in meta.constraints],
             unlogged=meta.unlogged,
@@ -117,6 +120,14 @@ def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
         for m2m in _many_to_many(model):
             if m2m.table not in tables:
                 tables[m2m.table] = _junction(m2m)
+    if any(model._meta.cache_watched for model in models_seen):
+        tables[GENERATION_TABLE] = TableState(
+            name=GENERATION_TABLE,
+            columns=[
+                ColumnState(name="table_name", type="TEXT", primary_key=True),
+                ColumnState(name="generation", type="TEXT"),
+            ],
+        )
     return ProjectState(tables=tables, extensions=sorted(extensions))
 
 
@@ -143,7 +154,7 @@ def _junction(m2m: ManyToManyField) -> TableState:
     )
 
 
-def _column(field: Field) -> ColumnState:
+def _column(field: Field, nullable: bool) -> ColumnState:
     sql_type = field.db_type()
     identity = sql_type.upper() in _SERIAL
     if identity:
@@ -161,7 +172,7 @@ def _column(field: Field) -> ColumnState:
     return ColumnState(
         name=field.column,
         type=sql_type,
-        null=field.nullable and not field.primary_key,
+        null=nullable and not field.primary_key,
         default=field.db_default,
         primary_key=field.primary_key,
         identity=identity,
@@ -191,7 +202,7 @@ def _indexes(model: type[Model]) -> list[IndexState]:
             method=field.index_method,
             opclass=field.index_opclass,
         )
-        for field in meta.field_list
+        for field in meta.table_fields
         if (field.index or field.foreign_key is not None)
         and not (field.unique or field.primary_key)
     ]
