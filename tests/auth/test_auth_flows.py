@@ -101,6 +101,7 @@ async def test_login_me_and_writes(client: AppClient) -> None:
         "is_staff": False,
         "is_superuser": False,
         "groups": ["editors"],
+        "permissions": [],
     }
     created = await client.post("/items", headers={"X-CSRF-Token": token})
     assert created.json() == {"created_by": user.id}

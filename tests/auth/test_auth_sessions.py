@@ -108,6 +108,7 @@ async def test_login_sets_a_hardened_cookie_and_user_is_a_dict(
             "is_staff": True,
             "is_superuser": False,
             "groups": ["editors"],
+            "permissions": [],
         }
         me = (await client.get("/me")).json()
         assert me == {"user": body["user"], "is_dict": True}

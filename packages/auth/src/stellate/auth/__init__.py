@@ -18,8 +18,14 @@ from stellate.auth.guards import (
     require_staff,
     staff_required,
 )
-from stellate.auth.headers import SecurityHeadersMiddleware, cors_middleware, csp_nonce
+from stellate.auth.headers import (
+    SecurityHeaders,
+    SecurityHeadersMiddleware,
+    cors_middleware,
+    csp_nonce,
+)
 from stellate.auth.mail import ConsoleMailer, Mailer, MailMessage, MemoryMailer
+from stellate.auth.middleware import AuthMiddleware
 from stellate.auth.passwords import PasswordHasher, hash_password, verify_password
 from stellate.auth.plugin import AuthPlugin
 from stellate.auth.principal import Principal
@@ -36,8 +42,9 @@ from stellate.auth.settings import AuthSettings
 from stellate.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from stellate.auth.signed_keys import GeneratedAPIKey, SignedAPIKeyMixin
 from stellate.auth.throttle import LoginThrottle
-from stellate.auth.users import UserExistsError, UserRecord, UserStore
+from stellate.auth.users import UserExistsError, UserRecord, UserStore, UserTables
 from stellate.auth.validators import PasswordValidationError, validate_password
+from stellate.auth.view_permissions import HasPermission, ModelPermissions, ObjectPermissions
 
 __all__ = [
     "APIKey",
@@ -45,20 +52,25 @@ __all__ = [
     "APIKeyStore",
     "AccountTokens",
     "Auth",
+    "AuthMiddleware",
     "AuthPlugin",
     "AuthSettings",
     "CSRFMiddleware",
     "ConsoleMailer",
     "GeneratedAPIKey",
     "GeneratedKey",
+    "HasPermission",
     "LoginThrottle",
     "MailMessage",
     "Mailer",
     "MemoryMailer",
+    "ModelPermissions",
+    "ObjectPermissions",
     "PasswordHasher",
     "PasswordValidationError",
     "Principal",
     "SecurityEvent",
+    "SecurityHeaders",
     "SecurityHeadersMiddleware",
     "SecurityLog",
     "SecurityRecord",
@@ -67,6 +79,7 @@ __all__ = [
     "UserExistsError",
     "UserRecord",
     "UserStore",
+    "UserTables",
     "cors_middleware",
     "csp_nonce",
     "csrf_input",

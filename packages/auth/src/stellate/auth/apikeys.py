@@ -30,6 +30,7 @@ from starlette.types import ASGIApp
 
 from stellate.auth._db import SQLDatabase, resolve_database
 from stellate.auth.principal import Principal
+from stellate.auth.users import UserTables
 from stellate.core.responses import JSONResponse
 from stellate.core.signing import TokenEngine
 
@@ -68,7 +69,9 @@ class APIKeyStore:
             recognisable in logs and by secret scanners.
         database: a ``stellate.orm.Database`` or its alias.
         table: the table of keys.
-        users_table / groups tables: where principals are read from (``UserStore``'s).
+        users_prefix: prefix of the user tables principals are read from.
+        tables: those tables themselves (``UserStore(...).tables``; wins over
+            ``users_prefix``), for a swapped user model.
     """
 
     def __init__(
@@ -79,10 +82,10 @@ class APIKeyStore:
         database: SQLDatabase | str = "default",
         table: str = "stellate_api_keys",
         users_prefix: str = "stellate_",
+        tables: UserTables | None = None,
     ) -> None:
-        for label, value in (("table", table), ("users_prefix", users_prefix)):
-            if not value.replace("_", "").isalnum():
-                raise ValueError(f"APIKeyStore `{label}` `{value}` must be a plain SQL identifier")
+        if not table.replace("_", "").isalnum():
+            raise ValueError(f"APIKeyStore `table` `{table}` must be a plain SQL identifier")
         if "." in key_display_prefix or not key_display_prefix.isascii():
             raise ValueError(
                 f"APIKeyStore `key_display_prefix` `{key_display_prefix}` must be ASCII "
@@ -92,9 +95,10 @@ class APIKeyStore:
         self.prefix = key_display_prefix
         self._database = database
         self.table = table
-        self.users = f"{users_prefix}users"
-        self.user_groups = f"{users_prefix}user_groups"
-        self.groups = f"{users_prefix}groups"
+        self.tables = tables or UserTables(users_prefix)
+        self.users = self.tables.users
+        self.user_groups = self.tables.user_groups
+        self.groups = self.tables.groups
 
     @property
     def db(self) -> SQLDatabase:
@@ -156,7 +160,8 @@ class APIKeyStore:
         row = await self.db.fetchrow(
             f"SELECT k.id, k.user_id, k.name, k.display, k.created_at, k.last_used_at, "
             "k.expires_at, k.revoked_at, k.key_hash, u.username, u.is_staff, u.is_superuser, "
-            "u.is_active, array_remove(array_agg(g.name ORDER BY g.name), NULL) AS groups "
+            "u.is_active, array_remove(array_agg(g.name ORDER BY g.name), NULL) AS groups, "
+            f"{self.tables.permissions_of('u.id')} AS permissions "
             f"FROM {self.table} k JOIN {self.users} u ON u.id = k.user_id "
             f"LEFT JOIN {self.user_groups} ug ON ug.user_id = u.id "
             f"LEFT JOIN {self.groups} g ON g.id = ug.group_id "
@@ -181,6 +186,7 @@ class APIKeyStore:
             is_staff=row["is_staff"],
             is_superuser=row["is_superuser"],
             groups=row["groups"] or (),
+            permissions=row["permissions"] or (),
         )
         return _key(row), principal
 

@@ -41,7 +41,10 @@ def require_auth(request: HTTPConnection) -> Principal:
 
 
 async def load_user(request: HTTPConnection) -> Any:
-    """The full ``stellate.auth.models.User`` of the logged-in principal, or ``None``.
+    """The full user model instance of the logged-in principal, or ``None``.
+
+    The model is the app's own when ``STELLATE_AUTH_USER_MODEL`` swaps it, else
+    ``stellate.auth.models.User``.
 
     ``request.user`` costs no query; this is the one query for when a handler needs
     the whole row (``email``, ``last_login``...).
@@ -49,11 +52,15 @@ async def load_user(request: HTTPConnection) -> Any:
     user = request.scope.get("user")
     if not isinstance(user, dict) or not isinstance(user.get("id"), int):
         return None
-    # Imported here: importing the models module claims the ORM class name `User`, which
-    # only apps that use these models should do.
-    from stellate.auth.models import User
+    auth = vars(request.app).get("auth") if "app" in request.scope else None
+    model = getattr(auth, "user_model", None)
+    if model is None:
+        # Imported here: importing the models module claims the ORM class name `User`,
+        # which only apps that use these models should do.
+        from stellate.auth.models import User
 
-    return await User.objects.filter(pk=user["id"]).first()
+        model = User
+    return await model.objects.filter(pk=user["id"]).first()
 
 
 async def require_staff(request: HTTPConnection) -> Principal:

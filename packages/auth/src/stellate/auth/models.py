@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from stellate.auth.passwords import PasswordHasher
+from stellate.auth.permissions import decide_object_permission
 from stellate.auth.principal import Principal
+from stellate.auth.users import UserTables
 from stellate.orm import Field, ManyToManyField, Model, get_db
 
 __all__ = ["Group", "Permission", "User"]
@@ -86,33 +88,51 @@ class User(Model):
         """Whether ``password`` is this user's (argon2id, off the event loop)."""
         return await (hasher or PasswordHasher()).verify_async(password, self.password)
 
-    async def has_perm(self, codename: str) -> bool:
+    async def has_perm(self, codename: str, obj: Any = None) -> bool:
         """Whether this user holds ``codename`` directly or through a group.
 
-        Active superusers hold every permission; inactive users hold none.
+        Active superusers hold every permission; inactive users hold none. With
+        ``obj``, its ``has_object_permission(user, codename)`` method (if any) decides
+        first (see :mod:`stellate.auth.permissions`).
         """
         if not self.is_active:
             return False
         if self.is_superuser:
             return True
+        if obj is not None:
+            decided = decide_object_permission((), self.principal(), codename, obj)
+            if decided is not None:
+                return decided
+        tables = _tables(type(self))
         found = await get_db(self._meta.database).fetchval(
-            "SELECT EXISTS (SELECT 1 FROM stellate_permissions p "
-            "LEFT JOIN stellate_user_permissions up ON up.permission_id = p.id "
-            "AND up.user_id = $1 LEFT JOIN stellate_group_permissions gp "
-            "ON gp.permission_id = p.id LEFT JOIN stellate_user_groups ug "
-            "ON ug.group_id = gp.group_id AND ug.user_id = $1 "
-            "WHERE p.codename = $2 AND (up.user_id IS NOT NULL OR ug.user_id IS NOT NULL))",
-            self.pk,
-            codename,
+            f"SELECT {tables.permissions_of('$1')} @> ARRAY[$2::text]", self.pk, codename
         )
         return bool(found)
 
-    def principal(self, groups: list[str] | None = None) -> Principal:
-        """What ``request.user`` holds for this user (pass the group names if loaded)."""
+    async def get_all_permissions(self) -> set[str]:
+        """The codenames this user holds directly or through its groups (one query)."""
+        if not self.is_active:
+            return set()
+        tables = _tables(type(self))
+        found = await get_db(self._meta.database).fetchval(
+            f"SELECT {tables.permissions_of('$1::bigint')}", self.pk
+        )
+        return set(found or ())
+
+    def principal(
+        self, groups: list[str] | None = None, permissions: list[str] | None = None
+    ) -> Principal:
+        """What ``request.user`` holds for this user (pass groups and codenames if loaded)."""
         return Principal(
             id=self.pk,
             username=self.username,
             is_staff=self.is_staff,
             is_superuser=self.is_superuser,
             groups=groups or (),
+            permissions=permissions or (),
         )
+
+
+def _tables(model: type[User]) -> UserTables:
+    table = model._meta.table
+    return UserTables() if table == User._meta.table else UserTables(users=table)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import asyncpg
 import click
 import msgspec
 
@@ -16,6 +19,7 @@ from stellate.auth.headers import SecurityHeaders, cors_middleware
 from stellate.auth.mail import ConsoleMailer, Mailer
 from stellate.auth.middleware import AuthMiddleware
 from stellate.auth.passwords import PasswordHasher
+from stellate.auth.permissions import ObjectPermissionHook, sync_permissions
 from stellate.auth.routes import add_auth_routes
 from stellate.auth.security import SecurityLog
 from stellate.auth.services import Auth
@@ -26,10 +30,12 @@ from stellate.auth.users import UserStore
 from stellate.auth.validators import PasswordValidationError, default_validators
 from stellate.core import Plugin
 from stellate.core._deploy_checks import secret_key_problems
+from stellate.core.exceptions import ImproperlyConfigured
 from stellate.core.signing import SigningKey, TokenEngine
 
 if TYPE_CHECKING:
     from stellate.core import App
+    from stellate.orm import Model
 
 __all__ = ["AuthPlugin"]
 
@@ -47,6 +53,8 @@ class AuthPlugin(Plugin):
     Args:
         mailer: the transport for password-reset and verification mail; the default
             writes messages to the log (development).
+        object_permission_hooks: object-level permission decisions (see
+            :mod:`stellate.auth.permissions`), asked in order.
     """
 
     name: ClassVar[str] = "auth"
@@ -54,8 +62,14 @@ class AuthPlugin(Plugin):
     settings: ClassVar[type[msgspec.Struct] | None] = AuthSettings
     extensions: ClassVar[tuple[str, ...]] = ("auth",)
 
-    def __init__(self, *, mailer: Mailer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mailer: Mailer | None = None,
+        object_permission_hooks: Sequence[ObjectPermissionHook] = (),
+    ) -> None:
         self.mailer = mailer
+        self.object_permission_hooks = tuple(object_permission_hooks)
         self._auth: Auth | None = None
         self._headers: SecurityHeaders | None = None
 
@@ -80,6 +94,12 @@ class AuthPlugin(Plugin):
         )
         log = SecurityLog()
         passwords = PasswordHasher(config.password_profile)
+        users = UserStore(
+            hasher=passwords,
+            validators=default_validators(config.min_password_length),
+            user_model=import_user_model(config.user_model) if config.user_model else None,
+            object_permission_hooks=self.object_permission_hooks,
+        )
         auth = Auth(
             sessions=SessionAuth(
                 token_engine=engine,
@@ -91,9 +111,7 @@ class AuthPlugin(Plugin):
                 trusted_origins=config.trusted_origins,
                 security_log=log,
             ),
-            users=UserStore(
-                hasher=passwords, validators=default_validators(config.min_password_length)
-            ),
+            users=users,
             throttle=LoginThrottle(
                 limit=config.login_limit,
                 ip_limit=config.login_ip_limit or None,
@@ -102,10 +120,14 @@ class AuthPlugin(Plugin):
             ),
             security_log=log,
             passwords=passwords,
-            api_keys=APIKeyStore(engine, key_display_prefix=config.api_key_prefix),
+            api_keys=APIKeyStore(
+                engine, key_display_prefix=config.api_key_prefix, tables=users.tables
+            ),
             tokens=AccountTokens(engine),
             mailer=self.mailer or ConsoleMailer(),
         )
+        # Role changes made through the store reach the user's sessions.
+        users.on_user_changed = auth.refresh_principal
         app.add_extension("auth", auth)
         self._auth = auth
         if config.cors_origins:
@@ -135,6 +157,35 @@ class AuthPlugin(Plugin):
             add_auth_routes(app, auth, prefix=config.routes_prefix.rstrip("/"))
         app.add_command(_createsuperuser(app, auth))
         app.add_command(_changepassword(app, auth))
+
+    async def post_migrate(self, app: App, database_url: str) -> None:
+        """Create the permissions of the migrated models (``STELLATE_MODELS``).
+
+        Runs after ``stellate migrate``, on its own connection: only models whose
+        table exists get rows, and the auth tables are created when missing.
+        """
+        # The migration machinery is imported only when migrations run.
+        from stellate.orm.migrations.config import load_migration_settings
+        from stellate.orm.migrations.models_state import load_models
+
+        auth = self._auth
+        modules = load_migration_settings().models
+        if auth is None or not modules:
+            return
+        models = load_models(modules)
+        connection = await asyncpg.connect(database_url)
+        try:
+            users = UserStore(connection, user_model=auth.users.user_model)
+            await users.ensure_tables()
+            present = [
+                model
+                for model in models
+                if await connection.fetchval("SELECT to_regclass($1)", model._meta.qtable)
+            ]
+            changed = await sync_permissions(connection, present, table=users.permissions)
+        finally:
+            await connection.close()
+        logger.info("Permissions of %d model(s) in place (%d written)", len(present), changed)
 
     def deploy_checks(self, app: App) -> list[str]:
         """What ``stellate check --deploy`` reports about auth, each with its fix."""
@@ -181,6 +232,33 @@ class AuthPlugin(Plugin):
         return problems
 
 
+def import_user_model(path: str) -> type[Model]:
+    """The model class named by ``STELLATE_AUTH_USER_MODEL`` (``pkg.models:Member``).
+
+    Raises:
+        ImproperlyConfigured: the path does not name a subclass of
+            ``stellate.auth.models.User``.
+    """
+    module_name, sep, name = path.partition(":")
+    if not sep:
+        module_name, _, name = path.rpartition(".")
+    setting = f"STELLATE_AUTH_USER_MODEL `{path}`"
+    try:
+        value = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ImproperlyConfigured(
+            f"{setting} cannot be imported ({exc}): write `package.module:ClassName`"
+        ) from None
+    from stellate.auth.models import User
+
+    if not (isinstance(value, type) and issubclass(value, User)) or value is User:
+        raise ImproperlyConfigured(
+            f"{setting} is not a subclass of stellate.auth.models.User: subclass it with "
+            "your own `Meta.table` and extra fields (or unset the variable for the built-in)"
+        )
+    return value
+
+
 async def _with_app(app: App, work: Any) -> Any:
     # Commands run the app's startup (which opens the database) around their work.
     async with app.router.lifespan_context(app):
@@ -192,16 +270,56 @@ def _createsuperuser(app: App, auth: Auth) -> click.Command:
     @click.option("--username", prompt=True)
     @click.option("--email", default="", prompt="Email (optional)", show_default=False)
     @click.password_option("--password", help="Prompted (twice) when omitted.")
-    def createsuperuser(username: str, email: str, password: str) -> None:
+    @click.option(
+        "--field",
+        "fields",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A field of your user model (STELLATE_AUTH_USER_MODEL); required ones "
+        "not given are prompted for.",
+    )
+    def createsuperuser(username: str, email: str, password: str, fields: tuple[str, ...]) -> None:
+        extra = _extra_fields(auth, fields)
+
         async def work() -> None:
             user = await auth.users.create_user(
-                username, password, email=email, is_staff=True, is_superuser=True
+                username, password, email=email, is_staff=True, is_superuser=True, extra=extra
             )
             click.echo(f"Superuser `{user.username}` created (id {user.id}).")
 
         _run(app, work)
 
     return createsuperuser
+
+
+def _extra_fields(auth: Auth, given: tuple[str, ...]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for item in given:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"`{item}` is not NAME=VALUE", param_hint="--field")
+        extra[name.strip()] = value
+    model = auth.users.user_model
+    for name in auth.users.extra_fields:
+        field = model._meta.get_field(name) if model is not None else None
+        if name not in extra and field is not None and field.required:
+            extra[name] = click.prompt(name.replace("_", " ").capitalize())
+    if model is not None:
+        for name, value in list(extra.items()):
+            if name in auth.users.extra_fields:
+                extra[name] = _convert(model, name, value)
+    return extra
+
+
+def _convert(model: type[Model], name: str, value: str) -> Any:
+    field = model._meta.get_field(name)
+    try:
+        return msgspec.convert(value, field.python_type, strict=False)
+    except (msgspec.ValidationError, TypeError):
+        raise click.BadParameter(
+            f"`{value}` is not a valid `{name}` ({getattr(field.python_type, '__name__', '?')})",
+            param_hint="--field",
+        ) from None
 
 
 def _changepassword(app: App, auth: Auth) -> click.Command:

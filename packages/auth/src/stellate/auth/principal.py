@@ -9,7 +9,8 @@ __all__ = ["Principal"]
 
 
 class Principal(dict[str, Any]):
-    """Who is making the request: ``id``, ``username``, ``is_staff``, ``is_superuser``, ``groups``.
+    """Who is making the request: ``id``, ``username``, ``is_staff``, ``is_superuser``,
+    ``groups`` and ``permissions`` (codenames held directly or through a group).
 
     It *is* a ``dict`` (so ``isinstance(request.user, dict)``, ``user["id"]`` and
     ``user.get("is_staff")`` work as the guides show) but a read-only one: a handler
@@ -36,6 +37,7 @@ class Principal(dict[str, Any]):
         is_staff: bool = False,
         is_superuser: bool = False,
         groups: Iterable[str] = (),
+        permissions: Iterable[str] = (),
     ) -> None:
         if isinstance(id, bool) or not isinstance(id, int):
             raise TypeError(f"Principal `id` must be an int, got `{id!r}`")
@@ -45,6 +47,8 @@ class Principal(dict[str, Any]):
             is_staff=bool(is_staff),
             is_superuser=bool(is_superuser),
             groups=sorted({str(group) for group in groups}),
+            # Superusers hold every permission: listing them would only grow the cookie.
+            permissions=[] if is_superuser else sorted({str(p) for p in permissions}),
         )
 
     @classmethod
@@ -56,19 +60,23 @@ class Principal(dict[str, Any]):
             is_staff=data.get("is_staff", False),
             is_superuser=data.get("is_superuser", False),
             groups=data.get("groups", ()),
+            permissions=data.get("permissions", ()),
         )
 
     @classmethod
-    def from_user(cls, user: Any, *, groups: Iterable[str] = ()) -> Principal:
+    def from_user(
+        cls, user: Any, *, groups: Iterable[str] = (), permissions: Iterable[str] = ()
+    ) -> Principal:
         """Build a principal from a user model instance or any object with the attributes."""
         if isinstance(user, Mapping):
-            return cls.from_data({"groups": groups, **user})
+            return cls.from_data({"groups": groups, "permissions": permissions, **user})
         return cls(
             id=user.id,
             username=user.username,
             is_staff=getattr(user, "is_staff", False),
             is_superuser=getattr(user, "is_superuser", False),
             groups=groups,
+            permissions=permissions,
         )
 
     @property
@@ -94,6 +102,19 @@ class Principal(dict[str, Any]):
     @property
     def is_authenticated(self) -> bool:
         return True
+
+    @property
+    def permissions(self) -> list[str]:
+        return list(self["permissions"])
+
+    def has_perm(self, codename: str) -> bool:
+        """Whether the principal holds ``codename`` (superusers hold every one); no query.
+
+        The codenames were read at login (or when the session was last refreshed, see
+        ``Auth.refresh_principal``); ``await app.auth.users.has_perm(user, codename,
+        obj)`` asks the database and the object-level hooks.
+        """
+        return bool(self["is_superuser"]) or codename in self["permissions"]
 
     def in_group(self, name: str) -> bool:
         """Whether the principal belongs to group ``name``."""

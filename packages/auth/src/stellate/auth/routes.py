@@ -38,6 +38,12 @@ async def _credentials(request: Request, *names: str) -> dict[str, str]:
         raise HTTPException(
             422, "Missing or empty field(s): " + ", ".join(f"`{name}`" for name in missing)
         )
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query.
+    with_nul = [name for name in names if "\x00" in data[name]]
+    if with_nul:
+        raise HTTPException(
+            422, "NUL characters are not allowed in " + ", ".join(f"`{n}`" for n in with_nul)
+        )
     return {name: data[name] for name in names}
 
 
@@ -137,7 +143,7 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
 
     async def revoke_api_key(request: Request, key_id: str) -> JSONResponse:
         user = require_auth(request)
-        if not await auth.api_keys.revoke(key_id, user_id=user.id):
+        if "\x00" in key_id or not await auth.api_keys.revoke(key_id, user_id=user.id):
             raise HTTPException(404, f"No active API key `{key_id}` of yours")
         return JSONResponse({"revoked": key_id})
 
@@ -145,10 +151,14 @@ def add_auth_routes(app: App, auth: Auth, *, prefix: str = "/auth") -> None:
         data = await request.json()
         if not isinstance(data, dict) or not (data.get("email") or data.get("username")):
             raise HTTPException(422, "Send `email` (or `username`) of the account to reset")
-        if data.get("email"):
-            user = await users.get_by_email(str(data["email"]))
+        key = "email" if data.get("email") else "username"
+        value = str(data[key])
+        if "\x00" in value:
+            raise HTTPException(422, f"NUL characters are not allowed in `{key}`")
+        if key == "email":
+            user = await users.get_by_email(value)
         else:
-            user = await users.get_by_username(str(data["username"]))
+            user = await users.get_by_username(value)
         if user is not None and user.is_active and user.email:
             token = auth.tokens.password_reset_token(user)
             link = f"{request.base_url}{prefix.lstrip('/')}/password-reset/confirm?token={token}"

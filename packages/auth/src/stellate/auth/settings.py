@@ -38,6 +38,9 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
             in production, HSTS to every response.
         content_security_policy: the CSP; ``{nonce}`` is the per-request nonce.
         cors_origins: origins allowed to call the app from browsers with credentials.
+        user_model: the app's own user model, ``package.module:ClassName`` (a subclass
+            of ``stellate.auth.models.User`` with its own ``Meta.table``); empty for
+            the built-in ``stellate_users``.
     """
 
     session_secret: Annotated[
@@ -59,3 +62,4 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     security_headers: bool = True
     content_security_policy: str = DEFAULT_CSP
     cors_origins: list[str] = []
+    user_model: str = ""

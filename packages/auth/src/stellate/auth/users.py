@@ -9,16 +9,20 @@ form or ``repr``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stellate.auth._db import SQLDatabase, resolve_database
 from stellate.auth.passwords import PasswordHasher
+from stellate.auth.permissions import ObjectPermissionHook, decide_object_permission
 from stellate.auth.principal import Principal
 from stellate.auth.validators import PasswordValidator, validate_password
 
-__all__ = ["UserExistsError", "UserRecord", "UserStore"]
+if TYPE_CHECKING:
+    from stellate.orm import Model
+
+__all__ = ["UserExistsError", "UserRecord", "UserStore", "UserTables"]
 
 
 class UserExistsError(ValueError):
@@ -39,6 +43,7 @@ class UserRecord:
         "is_staff",
         "is_superuser",
         "last_login",
+        "permissions",
         "username",
     )
 
@@ -53,6 +58,7 @@ class UserRecord:
         self.last_login: datetime | None = row["last_login"]
         self.date_joined: datetime = row["date_joined"]
         self.groups: list[str] = sorted(row["groups"] or [])
+        self.permissions: list[str] = sorted(row["permissions"] or [])
         self._password: str = row["password"]
 
     @property
@@ -76,6 +82,7 @@ class UserRecord:
             is_staff=self.is_staff,
             is_superuser=self.is_superuser,
             groups=self.groups,
+            permissions=self.permissions,
         )
 
     def __json__(self) -> dict[str, Any]:
@@ -90,10 +97,73 @@ class UserRecord:
             "last_login": self.last_login,
             "date_joined": self.date_joined,
             "groups": self.groups,
+            "permissions": self.permissions,
         }
 
     def __repr__(self) -> str:
         return f"<UserRecord {self.id} {self.username!r}>"
+
+
+class UserTables:
+    """The table names of users, groups, permissions and the links between them.
+
+    With the built-in user model they are ``stellate_users``, ``stellate_groups``,
+    ``stellate_user_groups``, ``stellate_permissions``, ``stellate_group_permissions``
+    and ``stellate_user_permissions``. A swapped user model with table ``members``
+    keeps the shared groups and permissions and links to them through ``members_groups``
+    and ``members_permissions``.
+    """
+
+    __slots__ = (
+        "group_permissions",
+        "groups",
+        "permissions",
+        "user_groups",
+        "user_permissions",
+        "users",
+    )
+
+    def __init__(self, prefix: str = "stellate_", *, users: str | None = None) -> None:
+        for label, value in (("prefix", prefix), ("users", users or "x")):
+            if not value.replace("_", "").isalnum():
+                raise ValueError(f"User table `{label}` `{value}` must be a plain SQL identifier")
+        self.users = users or f"{prefix}users"
+        self.groups = f"{prefix}groups"
+        self.permissions = f"{prefix}permissions"
+        self.group_permissions = f"{prefix}group_permissions"
+        if users is None:
+            self.user_groups = f"{prefix}user_groups"
+            self.user_permissions = f"{prefix}user_permissions"
+        else:
+            self.user_groups = f"{users}_groups"
+            self.user_permissions = f"{users}_permissions"
+
+    def permissions_of(self, user_id_sql: str) -> str:
+        """SQL of the codenames a user holds directly or through a group, as an array."""
+        return (
+            f"ARRAY(SELECT p.codename FROM {self.permissions} p JOIN {self.user_permissions} "
+            f"up ON up.permission_id = p.id WHERE up.user_id = {user_id_sql} UNION "
+            f"SELECT p.codename FROM {self.permissions} p JOIN {self.group_permissions} gp "
+            f"ON gp.permission_id = p.id JOIN {self.user_groups} ug "
+            f"ON ug.group_id = gp.group_id WHERE ug.user_id = {user_id_sql})"
+        )
+
+
+#: Columns of the built-in user table; a swapped model's other fields are "extra".
+BASE_USER_COLUMNS = frozenset(
+    {
+        "id",
+        "username",
+        "email",
+        "email_verified",
+        "password",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "last_login",
+        "date_joined",
+    }
+)
 
 
 class UserStore:
@@ -104,6 +174,14 @@ class UserStore:
         hasher: the password hasher (argon2id, off the event loop).
         validators: password validators for new passwords (``None``: the defaults).
         prefix: prefix of the table names (``stellate_users``, ``stellate_groups``...).
+        user_model: the app's own user model (a subclass of
+            ``stellate.auth.models.User`` with its own table and extra fields); its
+            table holds the users, and :func:`~stellate.auth.guards.load_user` returns
+            its instances. ``None``: the built-in table.
+        object_permission_hooks: object-level decisions asked by :meth:`has_perm`
+            (see :mod:`stellate.auth.permissions`).
+        on_user_changed: awaited with a user id after its groups or permissions change
+            (the auth plugin refreshes that user's sessions).
     """
 
     def __init__(
@@ -113,18 +191,38 @@ class UserStore:
         hasher: PasswordHasher | None = None,
         validators: list[PasswordValidator] | None = None,
         prefix: str = "stellate_",
+        user_model: type[Model] | None = None,
+        object_permission_hooks: Sequence[ObjectPermissionHook] = (),
+        on_user_changed: Callable[[int], Awaitable[object]] | None = None,
     ) -> None:
-        if not prefix.replace("_", "").isalnum():
-            raise ValueError(f"UserStore `prefix` `{prefix}` must be a plain SQL identifier")
         self._database = database
         self.hasher = hasher or PasswordHasher()
         self.validators = validators
-        self.users = f"{prefix}users"
-        self.groups = f"{prefix}groups"
-        self.user_groups = f"{prefix}user_groups"
-        self.permissions = f"{prefix}permissions"
-        self.group_permissions = f"{prefix}group_permissions"
-        self.user_permissions = f"{prefix}user_permissions"
+        self.user_model = user_model
+        self.extra_fields: tuple[str, ...] = ()
+        if user_model is not None:
+            missing = sorted(BASE_USER_COLUMNS - set(user_model._meta.fields))
+            if missing:
+                raise TypeError(
+                    f"User model `{user_model.__qualname__}` lacks "
+                    + ", ".join(f"`{name}`" for name in missing)
+                    + ": subclass stellate.auth.models.User and give it its own Meta.table"
+                )
+            self.extra_fields = tuple(
+                name for name in user_model._meta.fields if name not in BASE_USER_COLUMNS
+            )
+        self.tables = UserTables(
+            prefix,
+            users=None if user_model is None else user_model._meta.table,
+        )
+        self.users = self.tables.users
+        self.groups = self.tables.groups
+        self.user_groups = self.tables.user_groups
+        self.permissions = self.tables.permissions
+        self.group_permissions = self.tables.group_permissions
+        self.user_permissions = self.tables.user_permissions
+        self.object_permission_hooks = tuple(object_permission_hooks)
+        self.on_user_changed = on_user_changed
         # A hash to verify against when the username does not exist, so a miss costs
         # as long as a wrong password and response times do not reveal usernames.
         self._dummy_hash: str | None = None
@@ -134,7 +232,19 @@ class UserStore:
         return resolve_database(self._database)
 
     async def ensure_tables(self) -> None:
-        """Create the user, group and permission tables when missing."""
+        """Create the user, group and permission tables when missing.
+
+        A swapped user model's table comes from its migrations; when it is missing
+        (no migrations yet) it is created from the model.
+        """
+        model = self.user_model
+        if model is not None and not await self.db.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", self.users
+        ):
+            from stellate.orm.schema import create_table_sql
+
+            for sql in create_table_sql(model):
+                await self.db.execute(sql)
         statements = [
             f"CREATE TABLE IF NOT EXISTS {self.users} (id bigserial PRIMARY KEY, "
             "username text NOT NULL, email text NOT NULL DEFAULT '', password text NOT NULL, "
@@ -171,7 +281,8 @@ class UserStore:
             f"SELECT u.id, u.username, u.email, u.email_verified, u.password, u.is_active, "
             "u.is_staff, "
             "u.is_superuser, u.last_login, u.date_joined, "
-            "array_remove(array_agg(g.name ORDER BY g.name), NULL) AS groups "
+            "array_remove(array_agg(g.name ORDER BY g.name), NULL) AS groups, "
+            f"{self.tables.permissions_of('u.id')} AS permissions "
             f"FROM {self.users} u LEFT JOIN {self.user_groups} ug ON ug.user_id = u.id "
             f"LEFT JOIN {self.groups} g ON g.id = ug.group_id WHERE {where} GROUP BY u.id"
         )
@@ -229,23 +340,30 @@ class UserStore:
         is_active: bool = True,
         groups: Iterable[str] = (),
         validate: bool = True,
+        extra: Mapping[str, Any] | None = None,
     ) -> UserRecord:
         """Create a user; ``password=None`` makes an account that cannot log in.
+
+        Args:
+            extra: values of a swapped user model's own fields (``{"nickname": ...}``).
 
         Raises:
             PasswordValidationError: the password fails a validator (``validate=True``).
             UserExistsError: the username is taken (case-insensitively).
-            ValueError: the username is empty.
+            ValueError: the username is empty, or ``extra`` names an unknown field.
         """
         username = username.strip()
         if not username:
             raise ValueError("A username is required: pass a non-empty `username`")
+        columns, values = self._extra_columns(extra or {})
         if password is not None and validate:
             self.check_password(password, username=username, email=email)
         encoded = "!" if password is None else await self.hasher.hash_async(password)
+        placeholders = "".join(f", ${index}" for index in range(7, 7 + len(values)))
         user_id = await self.db.fetchval(
             f"INSERT INTO {self.users} (username, email, password, is_active, is_staff, "
-            "is_superuser) VALUES ($1, $2, $3, $4, $5, $6) "
+            f"is_superuser, email_verified{''.join(', ' + c for c in columns)}) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, false{placeholders}) "
             "ON CONFLICT ((lower(username))) DO NOTHING RETURNING id",
             username,
             email,
@@ -253,6 +371,7 @@ class UserStore:
             is_active,
             is_staff,
             is_superuser,
+            *values,
         )
         if user_id is None:
             raise UserExistsError(f"A user named `{username}` already exists: choose another name")
@@ -261,6 +380,42 @@ class UserStore:
         user = await self.get(user_id)
         assert user is not None  # just inserted
         return user
+
+    def _extra_columns(self, extra: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+        """Quoted columns and database values of a swapped model's extra fields."""
+        model = self.user_model
+        unknown = [name for name in extra if name not in self.extra_fields]
+        if unknown:
+            known = ", ".join(f"`{name}`" for name in self.extra_fields) or "none"
+            raise ValueError(
+                "Unknown user field(s) "
+                + ", ".join(f"`{name}`" for name in unknown)
+                + f": the user model's own fields are {known}"
+            )
+        if model is None:
+            return [], []
+        values = dict(extra)
+        missing = []
+        for name in self.extra_fields:
+            field = model._meta.get_field(name)
+            if name in values:
+                continue
+            if field.has_default:
+                # The ORM's defaults live in Python, not in the column: apply them here.
+                values[name] = field.get_default()
+            elif field.required:
+                missing.append(name)
+        if missing:
+            raise ValueError(
+                "The user model requires "
+                + ", ".join(f"`{name}`" for name in missing)
+                + ": pass them in `extra=` (createsuperuser: `--field NAME=VALUE`)"
+            )
+        fields = [model._meta.get_field(name) for name in values]
+        return (
+            [f'"{field.column}"' for field in fields],
+            [field.to_db_value(values[field.name]) for field in fields],
+        )
 
     async def authenticate(self, username: str, password: str) -> tuple[UserRecord | None, bool]:
         """Check a username and password.
@@ -319,6 +474,7 @@ class UserStore:
             user_id,
             group,
         )
+        await self._changed(user_id=user_id)
 
     async def grant(
         self, codename: str, *, group: str | None = None, user_id: int | None = None
@@ -347,6 +503,7 @@ class UserStore:
                 codename,
                 user_id,
             )
+        await self._changed(user_id=user_id, group=group)
 
     async def get_permissions(self, user_id: int) -> set[str]:
         """Codenames the user holds directly or through its groups (one query)."""
@@ -360,11 +517,20 @@ class UserStore:
         )
         return {row["codename"] for row in rows}
 
-    async def has_perm(self, user: Principal | UserRecord, codename: str) -> bool:
-        """Whether ``user`` holds ``codename``; active superusers hold every permission."""
+    async def has_perm(self, user: Principal | UserRecord, codename: str, obj: Any = None) -> bool:
+        """Whether ``user`` holds ``codename``, on ``obj`` when given.
+
+        Active superusers hold every permission. With ``obj``, the object-level hooks
+        (see :mod:`stellate.auth.permissions`) are asked first; without an answer from
+        them the model-level permission decides (one query).
+        """
         _check_codename(codename)
         if user.is_superuser:
             return True
+        if obj is not None:
+            decided = decide_object_permission(self.object_permission_hooks, user, codename, obj)
+            if decided is not None:
+                return decided
         found = await self.db.fetchval(
             f"SELECT EXISTS (SELECT 1 FROM {self.permissions} p "
             f"LEFT JOIN {self.user_permissions} up ON up.permission_id = p.id AND up.user_id = $1 "
@@ -375,6 +541,21 @@ class UserStore:
             codename,
         )
         return bool(found)
+
+    async def _changed(self, *, user_id: int | None = None, group: str | None = None) -> None:
+        hook = self.on_user_changed
+        if hook is None:
+            return
+        if user_id is not None:
+            await hook(user_id)
+            return
+        rows = await self.db.fetch(
+            f"SELECT ug.user_id FROM {self.user_groups} ug JOIN {self.groups} g "
+            "ON g.id = ug.group_id WHERE g.name = $1",
+            group,
+        )
+        for row in rows:
+            await hook(row["user_id"])
 
 
 def _check_codename(codename: str) -> None:

@@ -250,6 +250,8 @@ def migrate(
             result = await executor.migrate(
                 target, fake=fake, dry_run=dry_run, concurrently_indexes=concurrently_indexes
             )
+            if not dry_run:
+                await _post_migrate(url)
         if dry_run:
             for line in result.problems:
                 click.echo(f"-- WARNING {line}")
@@ -266,6 +268,14 @@ def migrate(
             )
 
     _run(run())
+
+
+async def _post_migrate(url: str) -> None:
+    """Run the ``post_migrate`` hook of each plugin of the app the CLI loaded, in order."""
+    context = click.get_current_context(silent=True)
+    app = getattr(context.find_root().obj, "app", None) if context is not None else None
+    for plugin in getattr(app, "plugins", ()):
+        await plugin.post_migrate(app, url)
 
 
 def _database(explicit: str | None) -> Any:
