@@ -18,7 +18,8 @@ async def test_anonymous_requests_go_to_the_login_page(client: AppClient) -> Non
     page = await client.get("/admin/login/")
     assert page.status_code == 200
     assert '<label for="id_username">Username</label>' in page.text
-    assert 'name="password"' in page.text and 'type="password"' in page.text
+    assert 'name="password"' in page.text
+    assert 'type="password"' in page.text
 
 
 async def test_staff_login_redirects_to_next_and_shows_the_user(

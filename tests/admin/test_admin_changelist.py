@@ -158,7 +158,7 @@ async def test_foreign_key_filter_lists_choices(
     assert ">Ann Archer</a>" in section.group(1)
     status = re.search(r'id="filter-status">(.*?)</section>', page.text, re.S)
     assert status is not None
-    assert [c for c in re.findall(r">([A-Z][a-z]+)</a>", status.group(1))] == [
+    assert list(re.findall(r">([A-Z][a-z]+)</a>", status.group(1))) == [
         "All",
         "Draft",
         "Review",
@@ -196,7 +196,8 @@ async def test_query_count_does_not_grow_with_the_page(
         assert page.status_code == 200
         assert len(titles(page.text)) == min(size, 12)
     rows_query = _first(events, "admintest_articles")
-    assert "JOIN" in rows_query and "LIMIT" in rows_query
+    assert "JOIN" in rows_query
+    assert "LIMIT" in rows_query
     # A staff user without superuser pays one more query: the permission codenames.
     await login(client, await make_user(perms=("admin_models.view_article",)))
     async with assert_num_queries(4):
@@ -271,7 +272,8 @@ async def test_custom_action_runs_after_confirmation_and_is_logged(
     assert done.status_code == 303
     assert (await Article.objects.get(id=draft.id)).status == Status.PUBLISHED
     entry = await AdminLogEntry.objects.filter(object_id=str(draft.id)).first()
-    assert entry is not None and entry.message == "Action: Mark as published"
+    assert entry is not None
+    assert entry.message == "Action: Mark as published"
     assert "1 article(s) published" in (await client.get(URL)).text
 
 

@@ -72,12 +72,14 @@ async def test_add_form_has_an_input_per_field_type(
     section = field_html(html, "section_id")
     assert 'data-autocomplete="/admin/admin_models/section/autocomplete/"' in section
     labels = field_html(html, "labels")
-    assert "multiple" in labels and ">news</option>" in labels
+    assert "multiple" in labels
+    assert ">news</option>" in labels
     # Read-only on the form, and the blank inline rows for comments.
     assert 'id="id_updated_at">—</div>' in html
     assert 'name="inline-comment-TOTAL" value="2"' in html
     assert 'for="id_inline-comment-0-author"' in html
-    assert 'id="save-add-another"' in html and 'id="save-continue"' in html
+    assert 'id="save-add-another"' in html
+    assert 'id="save-continue"' in html
 
 
 async def test_add_saves_every_type_and_logs_it(client: AppClient, desk: dict[str, Any]) -> None:
@@ -94,7 +96,8 @@ async def test_add_saves_every_type_and_logs_it(client: AppClient, desk: dict[st
     assert article.section_id == desk["sport"].id
     assert [label.name for label in await article.fetch("labels")] == ["news"]
     entry = await AdminLogEntry.objects.filter(object_id=str(article.id)).first()
-    assert entry is not None and entry.action == AdminAction.ADD
+    assert entry is not None
+    assert entry.action == AdminAction.ADD
     listing = await client.get(f"{BASE}/article/")
     assert "The article “Harbour lights” was added." in listing.text
     # The message is shown once.
@@ -203,9 +206,12 @@ async def test_change_records_the_changed_fields(client: AppClient, desk: dict[s
     response = await client.post(f"{BASE}/article/{article.id}/change/", data=data)
     assert response.status_code == 303, response.text
     saved = await Article.objects.get(id=article.id)
-    assert saved.title == "New" and saved.section_id is None and saved.featured is False
+    assert saved.title == "New"
+    assert saved.section_id is None
+    assert saved.featured is False
     entry = await AdminLogEntry.objects.filter(object_id=str(article.id)).first()
-    assert entry is not None and entry.action == AdminAction.CHANGE
+    assert entry is not None
+    assert entry.action == AdminAction.CHANGE
     assert entry.changed_fields == ["title", "labels"]
     history = await client.get(f"{BASE}/article/{article.id}/history/")
     assert history.status_code == 200
@@ -258,7 +264,8 @@ async def test_inline_rows_are_added_changed_and_deleted(
         ("New reader", False),
     ]
     entry = await AdminLogEntry.objects.filter(object_id=str(article.id)).first()
-    assert entry is not None and f"deleted Comment #{drop.id}" in entry.message
+    assert entry is not None
+    assert f"deleted Comment #{drop.id}" in entry.message
 
 
 async def test_inline_errors_are_shown_per_row_and_nothing_is_saved(
