@@ -45,7 +45,8 @@ class Access:
 async def load_access(request: Request) -> Access | None:
     """The :class:`Access` of a staff request, or ``None`` for anonymous and non-staff ones.
 
-    Costs no query for superusers and one (every codename the user holds) for others.
+    Costs no query: the session's principal carries the codenames the user holds
+    (stellate-auth refreshes them when grants change).
     """
     user: Any = request.scope.get("user")
     if not isinstance(user, dict) or not user.get("is_staff"):
@@ -53,6 +54,4 @@ async def load_access(request: Request) -> Access | None:
     principal = user if isinstance(user, Principal) else Principal.from_data(user)
     if principal.is_superuser:
         return Access(principal, None)
-    users = request.app.auth.users
-    held = await users.get_permissions(principal.id)
-    return Access(principal, frozenset(held))
+    return Access(principal, frozenset(principal.permissions))
