@@ -130,7 +130,7 @@ async def test_create_sets_owner_and_returns_201(
     assert str(stored.price) == "9.99"
 
 
-async def test_value_the_database_refuses_is_400_without_sql(
+async def test_nul_in_a_text_field_is_400_naming_the_field_without_sql(
     client: AppClient, library: dict[str, Any]
 ) -> None:
     author = library["authors"][1]
@@ -139,7 +139,7 @@ async def test_value_the_database_refuses_is_400_without_sql(
         "/api/books/", json=new_book(author.id, title="Du\x00ne"), headers=ANN
     )
     assert response.status_code == 400, response.text
-    assert "0x00" in response.json()["detail"]
+    assert "NUL characters" in response.json()["errors"]["title"][0]
     assert "INSERT" not in response.text
     assert await Book.objects.count() == before
 

@@ -62,6 +62,12 @@ class Request(StarletteRequest):
             raise HTTPException(422, str(exc)) from None
         except msgspec.DecodeError as exc:
             raise HTTPException(400, f"Malformed JSON body: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise HTTPException(
+                400, f"Malformed JSON body: not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from None
+        except RecursionError:
+            raise HTTPException(400, "Malformed JSON body: nested too deeply") from None
 
     async def files(self) -> dict[str, UploadedFile]:
         """The uploaded files of a multipart form, by field name (first file per field)."""

@@ -276,10 +276,17 @@ def _write_type(field: Field) -> Any:
     # msgspec bounds only int and float; other bounds (Decimal, dates) are checked by
     # the model field after decoding (see `_Compiled.post_checks`).
     numeric = base in (int, float)
-    if field.ge is not None and numeric:
-        constraints["ge"] = field.ge
-    if field.le is not None and numeric:
-        constraints["le"] = field.le
+    ge, le = field.ge, field.le
+    column_range = field.integer_range() if base is int else None
+    if column_range is not None:
+        # A number the column cannot hold is the client's error, named like any bound,
+        # not a database error after the fact.
+        ge = column_range[0] if ge is None else max(ge, column_range[0])
+        le = column_range[1] if le is None else min(le, column_range[1])
+    if ge is not None and numeric:
+        constraints["ge"] = ge
+    if le is not None and numeric:
+        constraints["le"] = le
     if field.min_length is not None:
         constraints["min_length"] = field.min_length
     if field.max_length is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
@@ -34,6 +35,11 @@ M = TypeVar("M", bound=Model)
 SERVER_OWNED_FIELD_NAMES = frozenset({"created_at", "updated_at", "owner", "owner_id"})
 
 _NON_FIELD = "non_field_errors"
+_TOO_DEEP = "Malformed JSON body: nested too deeply; send a JSON object of fields"
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"Malformed JSON body: not valid UTF-8 ({exc.reason} at byte {exc.start})"
 
 
 class ModelSerializer(Generic[M]):
@@ -182,6 +188,10 @@ class ModelSerializer(Generic[M]):
                 )
         except (msgspec.ValidationError, msgspec.DecodeError):
             attrs, errors = self._collect_errors(data)
+        except UnicodeDecodeError as exc:
+            raise ParseError(_not_utf8(exc)) from None
+        except RecursionError:
+            raise ParseError(_TOO_DEEP) from None
         else:
             attrs = {
                 name: value
@@ -189,6 +199,15 @@ class ModelSerializer(Generic[M]):
                 if (value := getattr(struct, name)) is not msgspec.UNSET
             }
             errors = {}
+        for name, value in list(attrs.items()):
+            if type(value) is str and "\x00" in value:
+                # PostgreSQL text cannot hold NUL: name the field instead of failing in SQL.
+                errors[name] = ["NUL characters (`\\u0000`) are not allowed: remove them"]
+                del attrs[name]
+            elif type(value) is Decimal and not value.is_finite():
+                # msgspec accepts "NaN" and "Infinity"; no bound can be checked against them.
+                errors[name] = [f"Expected a finite number, got `{value}`"]
+                del attrs[name]
         for field in compiled.post_checks:
             if attrs.get(field.name) is not None:
                 problems = field.clean(attrs[field.name])[1]
@@ -224,6 +243,10 @@ class ModelSerializer(Generic[M]):
                 raw = msgspec.json.decode(data)
             except msgspec.DecodeError as exc:
                 raise ParseError(f"Malformed JSON body: {exc}") from None
+            except UnicodeDecodeError as exc:
+                raise ParseError(_not_utf8(exc)) from None
+            except RecursionError:
+                raise ParseError(_TOO_DEEP) from None
         if not isinstance(raw, dict):
             kind = type(raw).__name__
             raise ValidationError(
