@@ -81,7 +81,8 @@ async def test_swapped_model_logs_in_and_load_user_returns_it(client: AppClient)
         username, GOOD, extra={"nickname": "Mo", "shoe_size": 43}, groups=["runners"]
     )
     await auth.users.grant("auth.view_user", group="runners")
-    assert user.permissions == [] and user.groups == ["runners"]
+    assert user.permissions == []
+    assert user.groups == ["runners"]
     response = await client.post("/auth/login", json={"username": username, "password": GOOD})
     assert response.status_code == 200, response.text
     assert response.json()["user"]["permissions"] == ["auth.view_user"]
@@ -91,7 +92,8 @@ async def test_swapped_model_logs_in_and_load_user_returns_it(client: AppClient)
         "shoe": 43,
     }
     member = await SwapMember.objects.filter(username=username).first()
-    assert member is not None and member.shoe_size == 43
+    assert member is not None
+    assert member.shoe_size == 43
     assert await member.has_perm("auth.view_user")
     assert not await member.has_perm("auth.change_user")
     assert "password" not in member.to_dict()
@@ -105,11 +107,12 @@ async def test_extra_fields_are_checked_and_defaulted(client: AppClient) -> None
     users = auth_of(client).users
     with pytest.raises(ValueError, match="requires `shoe_size`: pass them in `extra=`"):
         await users.create_user(f"m-{uuid.uuid4().hex[:6]}", GOOD)
-    with pytest.raises(ValueError, match="Unknown user field.*`hat`.*`nickname`, `shoe_size`"):
+    with pytest.raises(ValueError, match=r"Unknown user field.*`hat`.*`nickname`, `shoe_size`"):
         await users.create_user(f"m-{uuid.uuid4().hex[:6]}", GOOD, extra={"hat": 1})
     created = await users.create_user(f"m-{uuid.uuid4().hex[:6]}", GOOD, extra={"shoe_size": 40})
     member = await SwapMember.objects.filter(pk=created.id).first()
-    assert member is not None and member.nickname == ""  # the model's default
+    assert member is not None
+    assert member.nickname == ""
 
 
 def test_createsuperuser_fills_the_models_own_fields() -> None:
