@@ -78,11 +78,11 @@ async def test_swapped_model_logs_in_and_load_user_returns_it(client: AppClient)
     assert auth.users.users == SwapMember._meta.table
     username = f"mem-{uuid.uuid4().hex[:6]}"
     user = await auth.users.create_user(
-        username, GOOD, extra={"nickname": "Mo", "shoe_size": 43}, groups=["runners"]
+        username, GOOD, extra={"nickname": "Mo", "shoe_size": 43}, groups=[f"runners-{RUN}"]
     )
-    await auth.users.grant("auth.view_user", group="runners")
+    await auth.users.grant("auth.view_user", group=f"runners-{RUN}")
     assert user.permissions == []
-    assert user.groups == ["runners"]
+    assert user.groups == [f"runners-{RUN}"]
     response = await client.post("/auth/login", json={"username": username, "password": GOOD})
     assert response.status_code == 200, response.text
     assert response.json()["user"]["permissions"] == ["auth.view_user"]
