@@ -13,6 +13,7 @@ from stellate.orm.lookups import (
     TRANSFORMS,
     build_json_path_lookup,
     build_lookup,
+    pair_values,
 )
 from stellate.orm.models import Model, quote_name
 
@@ -186,7 +187,7 @@ def q_flatten(q: Q, out: list[Any], annotations: dict[str, Expression] | None = 
             elif isinstance(getattr(value, "_query", None), Query):
                 value._query.flatten(out)
             elif key.endswith(PAIR_LOOKUP_SUFFIXES):
-                out.extend(value)
+                out.extend(pair_values(key, value))
             else:
                 out.append(value)
 

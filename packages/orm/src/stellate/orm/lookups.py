@@ -19,6 +19,7 @@ __all__ = [
     "build_json_path_lookup",
     "build_lookup",
     "like_escape",
+    "pair_values",
 ]
 
 # pgvector's distance operators, for ``embedding__cosine_distance=(vector, max)``.
@@ -178,6 +179,14 @@ def build_lookup(
     raise FieldError(f"Unknown lookup `{lookup}` in `{key}`")  # pragma: no cover
 
 
+def pair_values(key: str, value: Any) -> Sequence[Any]:
+    """The two values of a pair lookup, checked on every use (cached SQL expects two)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 2:
+        shape = "(low, high)" if key.endswith("__range") else "(vector, max_distance)"
+        raise FieldError(f"`{key}` takes a {shape} pair, got `{value!r}`")
+    return value
+
+
 def _search(column: str, field: Field | None, value: Any, ctx: CompileContext, key: str) -> str:
     """``title__search="python"`` / ``document__search=SearchQuery(...)``: ``@@``."""
     from stellate.orm.search import SearchQuery, regconfig_sql
@@ -189,10 +198,17 @@ def _search(column: str, field: Field | None, value: Any, ctx: CompileContext, k
         document = f"to_tsvector({column}::text)"
     if isinstance(value, SearchQuery):
         return f"{document} @@ {value.compile(ctx)}"
-    if not isinstance(value, str):
-        raise FieldError(f"`{key}` takes the search text or a `SearchQuery(...)`, got `{value!r}`")
+
+    def text(value: Any) -> str:
+        # Checked when binding: the SQL of this shape is cached and reused.
+        if not isinstance(value, str):
+            raise FieldError(
+                f"`{key}` takes the search text or a `SearchQuery(...)`, got `{value!r}`"
+            )
+        return value
+
     prefix = f"{regconfig_sql(config)}, " if config else ""
-    return f"{document} @@ plainto_tsquery({prefix}{ctx.param(str)})"
+    return f"{document} @@ plainto_tsquery({prefix}{ctx.param(text)})"
 
 
 _JSON_COMPARISONS = {**_COMPARISONS, "contains": "@>", "contained_by": "<@"}

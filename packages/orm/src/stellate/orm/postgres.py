@@ -136,8 +136,6 @@ class ServerCursor(Generic[M]):
         from stellate.orm import _execute
 
         plan, params = compile_select(self.query)
-        if plan.mode != "model" and plan.mode not in ("dicts", "tuples", "flat"):
-            raise ValueError(f"A server-side cursor cannot read a `{plan.mode}` query")
         self._plan = plan
         if not self._db.in_transaction:
             self._own = Transaction(self._db)

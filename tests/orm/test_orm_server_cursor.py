@@ -1,0 +1,116 @@
+"""``iterator(server_side=True)``: a real DECLARE CURSOR, fetched in chunks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+
+from stellate.orm import Database, Field, MissingTableError, Model
+from stellate.orm.testing import assert_num_queries, create_tables
+
+
+class Row(Model):
+    class Meta:
+        table = "cursor_rows"
+
+    id: int = Field(primary_key=True, auto=True)
+    n: int = Field()
+
+
+class Nowhere(Model):
+    class Meta:
+        table = "cursor_no_such_table"
+
+    id: int = Field(primary_key=True, auto=True)
+
+
+@pytest.fixture
+async def rows(db: Any) -> None:
+    await create_tables(Row)
+    await Row.objects.bulk_create([Row(n=i) for i in range(25)])
+
+
+async def open_cursors(db: Database) -> int:
+    return int(await db.fetchval("SELECT count(*) FROM pg_cursors WHERE name LIKE 'stellate%'"))
+
+
+async def test_rows_come_in_chunks_of_one_fetch_each(rows: None, db: Database) -> None:
+    seen: list[int] = []
+    async with assert_num_queries(5) as events:  # DECLARE, 3 x FETCH 10, CLOSE
+        async for row in (
+            Row.objects.filter(n__gte=0).order_by("n").iterator(server_side=True, chunk_size=10)
+        ):
+            seen.append(row.n)
+            if len(seen) == 10:
+                # Only the first chunk has been read from the server so far.
+                assert sum(e.sql.startswith("FETCH") for e in events) == 1
+    assert seen == list(range(25))
+    statements = [e.sql.split(" ")[0] for e in events]
+    assert statements == ["DECLARE", "FETCH", "FETCH", "FETCH", "CLOSE"]
+    assert events[0].sql.endswith('ORDER BY "cursor_rows"."n" ASC')
+    assert events[0].args == (0,)
+    assert await open_cursors(db) == 0
+
+
+async def test_values_queries_stream_too(rows: None) -> None:
+    names = [
+        row
+        async for row in Row.objects.order_by("-n")
+        .values("n")
+        .iterator(server_side=True, chunk_size=7)
+    ]
+    assert names[:2] == [{"n": 24}, {"n": 23}]
+    assert len(names) == 25
+
+
+async def test_breaking_out_closes_the_cursor(rows: None, db: Database) -> None:
+    async with contextlib.aclosing(
+        Row.objects.order_by("n").iterator(server_side=True, chunk_size=5)
+    ) as stream:
+        async for row in stream:
+            assert await open_cursors(db) == 1
+            if row.n == 2:
+                break
+    assert await open_cursors(db) == 0
+    # A plain `break` closes it when the loop's iterator is collected (next loop turns).
+    async for row in Row.objects.order_by("n").iterator(server_side=True, chunk_size=5):
+        if row.n == 0:
+            break
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert await open_cursors(db) == 0
+
+
+async def test_without_a_transaction_it_opens_its_own(database: Database, own_db: Database) -> None:
+    await create_tables(Row)  # committed: `db` is not used here
+    try:
+        await Row.objects.bulk_create([Row(n=i) for i in range(6)])
+        watch = (
+            "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+            "AND query LIKE 'FETCH % FROM stellate_cursor_%' AND pid <> pg_backend_pid()"
+        )
+        seen = []
+        async for row in Row.objects.order_by("n").iterator(server_side=True, chunk_size=4):
+            seen.append(row.n)
+            # The cursor's connection waits inside its transaction between chunks ...
+            if row.n < 4:  # the last, short chunk closes the cursor as soon as it is read
+                assert await own_db.fetchval(watch) == "idle in transaction"
+            # ... while other queries of the loop body run on other connections.
+            assert await Row.objects.count() == 6
+        assert seen == list(range(6))
+        assert not database.in_transaction
+        assert await own_db.fetchval(watch) in (None, "idle")
+    finally:
+        await database.execute("DROP TABLE cursor_rows")
+
+
+async def test_errors_are_translated_and_release_the_connection(database: Database) -> None:
+    before = database.pool_status()
+    with pytest.raises(MissingTableError, match="cursor_no_such_table"):
+        async for _ in Nowhere.objects.iterator(server_side=True):
+            pass
+    assert database.pool_status() == before
+    assert not database.in_transaction
