@@ -8,7 +8,8 @@ In development (the default ``STELLATE_ENV``) with no ``STELLATE_DATABASE_URL``,
 orm plugin starts an embedded PostgreSQL under ``.stellate/`` and this app applies its
 migrations to it; with no ``STELLATE_REDIS_URL`` the tasks plugin starts an embedded
 Redis. Development also runs a task worker inside the server process, loads the demo
-catalogue and prints a demo login. API under ``/api``, docs at ``/docs``.
+catalogue and prints a demo login. API under ``/api``, docs at ``/docs``, the admin
+at ``/admin/`` (models registered in ``admin.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import click
 
+from examples.bookstore.admin import grant_demo_permissions, register_admin
 from examples.bookstore.api import build_router
 from examples.bookstore.models import Book
 from examples.bookstore.seed import DEMO_PASSWORD, DEMO_USERNAME, ensure_demo_user, seed_demo_data
@@ -48,7 +50,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> App:
         The app, with the API under ``/api``, OpenAPI at ``/openapi.json``, docs at
         ``/docs``, login under ``/auth`` and ``/health``.
     """
-    app = App(plugins=["orm", "rest", "auth", "tasks"], settings=dict(settings or {}))
+    app = App(plugins=["orm", "rest", "auth", "tasks", "admin"], settings=dict(settings or {}))
+    register_admin(app.admin)
     app.task(name=RECOMPUTE_RATING, max_retries=3, retry_on=(ConnectionError,))(
         recompute_book_rating
     )
@@ -94,6 +97,7 @@ async def _development(app: App) -> AsyncIterator[None]:
         if applied:
             logger.warning("Applied %d bookstore migration(s)", applied)
     reviewer = await ensure_demo_user(app.auth)
+    await grant_demo_permissions(app.admin, app.auth, reviewer)
     try:
         added = await seed_demo_data(reviewer)
     except MissingTableError as exc:
@@ -107,7 +111,8 @@ async def _development(app: App) -> AsyncIterator[None]:
     if added:
         logger.warning("Loaded the demo catalogue (%d books)", added)
     logger.warning(
-        "Bookstore demo login (development only): username `%s`, password `%s`; API docs at /docs",
+        "Bookstore demo login (development only): username `%s`, password `%s`; API docs at "
+        "/docs, admin at /admin/",
         DEMO_USERNAME,
         DEMO_PASSWORD,
     )

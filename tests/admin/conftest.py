@@ -6,8 +6,10 @@ app under test shares it, so rows made here are what the pages show.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,3 +54,10 @@ def make_user(client: AppClient) -> Callable[..., Any]:
         return user
 
     return create
+
+
+def pytest_configure() -> None:
+    # The bookstore test imports `examples`, as uvicorn run from the root does.
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)

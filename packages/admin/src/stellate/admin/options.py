@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from stellate.admin import forms
+from stellate.auth.permissions import permission_label
 from stellate.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
@@ -49,13 +50,6 @@ def action(*, description: str, permissions: Sequence[str] = ("change",)) -> Cal
         return function
 
     return decorate
-
-
-def model_app_label(model: type[Model]) -> str:
-    """The admin's name for the package of ``model`` (``examples.bookstore.models`` ->
-    ``bookstore``, ``stellate.auth.models`` -> ``auth``)."""
-    parts = [p for p in model.__module__.split(".") if p not in {"models", "__main__"}]
-    return (parts[-1] if parts else "app").lower()
 
 
 def describe_object(obj: Model) -> str:
@@ -198,7 +192,8 @@ class ModelAdmin:
         meta = model._meta
         self.model = model
         self.site = site
-        self.app_label = model_app_label(model)
+        # The label of the model's RBAC codenames (``bookstore`` for ``bookstore.change_book``).
+        self.app_label = permission_label(model)
         self.model_name = model.__name__.lower()
         self.verbose_name = _words(model.__name__)
         self.secret = DEFAULT_SECRET_FIELDS | set(self.secret_fields)
