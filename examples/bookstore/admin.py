@@ -35,7 +35,7 @@ async def reset_rating(model_admin: ModelAdmin, request: Request, queryset: Quer
 
 
 class BookAdmin(ModelAdmin):
-    list_display = ("title", "author_id", "publisher_id", "category_id", "price", "rating")
+    list_display = ("title", "author_id", "publisher_id", "price", "rating", "created_at")
     list_filter = ("category_id", "publisher_id", "created_at")
     search_fields = ("title", "isbn", "author__name")
     ordering = ("title",)
