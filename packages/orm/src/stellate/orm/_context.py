@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +44,13 @@ class Query:
 
     __slots__ = (
         "annotations",
+        "ctes",
         "defer",
         "distinct",
         "for_update",
         "group_by_values",
         "having",
+        "join_aliases",
         "limit",
         "model",
         "offset",
@@ -58,6 +61,7 @@ class Query:
         "values_fields",
         "values_mode",
         "where",
+        "window_where",
     )
 
     def __init__(self, model: type[Model]) -> None:
@@ -67,7 +71,7 @@ class Query:
         # values(...).annotate(...) groups by those values; annotate(...).values(...)
         # keeps one group per row (Django's rule).
         self.group_by_values = False
-        self.order_by: tuple[str, ...] = ()
+        self.order_by: tuple[str | Expression, ...] = ()
         self.limit: int | None = None
         self.offset: int | None = None
         self.distinct = False
@@ -79,6 +83,12 @@ class Query:
         self.values_mode: str | None = None
         self.values_fields: tuple[str, ...] = ()
         self.for_update: tuple[bool, bool, tuple[str, ...]] | None = None
+        # Conditions on window annotations: applied around the query (see window.py).
+        self.window_where: tuple[Q, ...] = ()
+        # with_cte(): (name, body SQL, recursive, parameter values), in call order.
+        self.ctes: tuple[tuple[str, str, bool, tuple[Any, ...]], ...] = ()
+        # join_related(): (attribute name, foreign key path).
+        self.join_aliases: tuple[tuple[str, str], ...] = ()
 
     def clone(self) -> Query:
         new = Query.__new__(Query)
@@ -102,40 +112,73 @@ class Query:
             or self.annotations
             or self.values_mode
             or self.for_update
+            or self.window_where
+            or self.ctes
+            or self.join_aliases
         )
 
     def shape(self) -> tuple[Any, ...]:
         """What decides the SQL text (everything but the parameter values)."""
-        return (
-            tuple(q_shape(q) for q in self.where),
-            tuple(q_shape(q) for q in self.having),
+        # Runs on every execution (the cache key): empty parts skip their generators.
+        where, having, order_by, annotations = (
+            self.where,
+            self.having,
             self.order_by,
+            self.annotations,
+        )
+        return (
+            tuple(map(q_shape, where)) if where else (),
+            tuple(map(q_shape, having)) if having else (),
+            tuple(o if isinstance(o, str) else o.shape() for o in order_by) if order_by else (),
             self.limit is None,
             self.offset is None,
             self.distinct,
             self.only,
             self.defer,
             self.select_related,
-            tuple((name, expr.shape()) for name, expr in self.annotations.items()),
+            tuple((name, expr.shape()) for name, expr in annotations.items())
+            if annotations
+            else (),
             self.values_mode,
             self.values_fields,
             self.for_update,
             self.group_by_values,
+            tuple(map(q_shape, self.window_where)) if self.window_where else (),
+            tuple(
+                (name, body, recursive, len(params)) for name, body, recursive, params in self.ctes
+            )
+            if self.ctes
+            else (),
+            self.join_aliases,
         )
 
-    def flatten(self, out: list[Any], *, select_annotations: bool = True) -> None:
-        """Raw parameter values in compile order: annotations, where, having, limit, offset.
+    def flatten(
+        self, out: list[Any], *, select_annotations: bool = True, ordering: bool = True
+    ) -> None:
+        """Raw parameter values in compile order: CTEs, annotations, where, having,
+        window conditions, ordering, limit, offset.
 
-        ``select_annotations=False`` for COUNT/EXISTS, which do not select them.
+        ``select_annotations=False`` for COUNT/EXISTS, which do not select them (unless a
+        window condition wraps the query: the inner query then selects them);
+        ``ordering=False`` for COUNT/aggregates and writes, which compile no ORDER BY.
         """
         annotations = self.annotations
-        if select_annotations:
+        for _name, _body, _recursive, params in self.ctes:
+            out.extend(params)
+        if select_annotations or self.window_where:
             for expr in annotations.values():
                 expr.flatten(out)
         for q in self.where:
             q_flatten(q, out, annotations)
         for q in self.having:
             q_flatten(q, out, annotations)
+        for q in self.window_where:
+            # Outside the wrapped query an annotation is a plain column: no repeat.
+            q_flatten(q, out)
+        if ordering:
+            for item in self.order_by:
+                if not isinstance(item, str):
+                    item.flatten(out)
         if self.limit is not None:
             out.append(self.limit)
         if self.offset is not None:
@@ -203,6 +246,70 @@ def q_references(q: Q, names: set[str] | frozenset[str]) -> bool:
     return False
 
 
+_RAW_PLACEHOLDER = re.compile(r"\{idx\}")
+_DOLLAR_PARAMETER = re.compile(r"\$\d")
+
+
+def check_raw_sql(where: str, sql: str, params: tuple[Any, ...]) -> None:
+    """Refuse raw SQL whose ``{idx}`` placeholders do not match its parameters."""
+    if not isinstance(sql, str) or not sql.strip():
+        raise FieldError(f"{where} needs SQL text, got `{sql!r}`")
+    if _DOLLAR_PARAMETER.search(sql):
+        raise FieldError(
+            f"{where}: write `{{idx}}` for each parameter instead of `$n` (the ORM numbers "
+            f"them within the whole query): `{sql}`"
+        )
+    count = len(_RAW_PLACEHOLDER.findall(sql))
+    if count != len(params):
+        raise FieldError(
+            f"{where} has {count} `{{idx}}` placeholder{'s' * (count != 1)} but "
+            f"{len(params)} parameter{'s' * (len(params) != 1)}: `{sql}`"
+        )
+
+
+def number_raw_sql(sql: str, ctx: CompileContext) -> str:
+    """Replace each ``{idx}`` with the query's next ``$n``, in order."""
+    return _RAW_PLACEHOLDER.sub(lambda _match: ctx.param(), sql)
+
+
+class RawCondition(Expression):
+    """A ``where_raw()`` condition: trusted SQL text with bound ``{idx}`` parameters."""
+
+    __slots__ = ("params", "sql")
+
+    def __init__(self, sql: str, params: tuple[Any, ...]) -> None:
+        check_raw_sql("where_raw()", sql, params)
+        self.sql = sql
+        self.params = params
+
+    def shape(self) -> tuple[Any, ...]:
+        return ("RAW", self.sql)
+
+    def flatten(self, out: list[Any]) -> None:
+        out.extend(self.params)
+
+    def compile(self, ctx: CompileContext) -> str:
+        return f"({number_raw_sql(self.sql, ctx)})"
+
+    def __repr__(self) -> str:
+        return f"RawCondition({self.sql!r})"
+
+
+class ColumnRef(Expression):
+    """An already-selected column of a wrapped query (``"_w"."rank"``)."""
+
+    __slots__ = ("sql",)
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def shape(self) -> tuple[Any, ...]:
+        return ("COL", self.sql)
+
+    def compile(self, ctx: CompileContext) -> str:
+        return self.sql
+
+
 class Join:
     __slots__ = ("alias", "model", "sql")
 
@@ -224,11 +331,19 @@ class CompileContext:
     """Resolves field paths to columns (adding LEFT JOINs) and numbers parameters."""
 
     def __init__(
-        self, model: type[Model], *, outer: CompileContext | None = None, alias: str | None = None
+        self,
+        model: type[Model],
+        *,
+        outer: CompileContext | None = None,
+        alias: str | None = None,
+        numbering: CompileContext | None = None,
     ) -> None:
         self.model = model
         self.outer = outer
-        self.counter: _Counter = outer.counter if outer is not None else _Counter()
+        # Parameters are numbered across the whole statement: subqueries (``outer``)
+        # and the query around a wrapped one (``numbering``) share one counter.
+        source = numbering or outer
+        self.counter: _Counter = source.counter if source is not None else _Counter()
         self.alias = alias
         self.ref = quote_name(alias) if alias else model._meta.qtable
         self.joins: dict[tuple[str, ...], Join] = {}

@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from stellate.orm._context import CompileContext, Query, Transform, _value_shape
+from stellate.orm._context import (
+    ColumnRef,
+    CompileContext,
+    Query,
+    Transform,
+    _value_shape,
+    number_raw_sql,
+)
 from stellate.orm.exceptions import FieldError, ValidationError, unknown_name_error
-from stellate.orm.expressions import Expression
+from stellate.orm.expressions import Expression, OrderBy
 from stellate.orm.models import quote_name
 
 if TYPE_CHECKING:
@@ -136,7 +143,11 @@ def compile_select(query: Query, kind: str = "select") -> tuple[SelectPlan, tupl
         plan = _build_select(query, kind)
         cache[key] = plan
     raws: list[Any] = []
-    query.flatten(raws, select_annotations=kind not in ("count", "exists"))
+    query.flatten(
+        raws,
+        select_annotations=kind not in ("count", "exists"),
+        ordering=kind not in ("count", "aggregate"),
+    )
     return plan, bind(plan.transforms, raws)
 
 
@@ -217,7 +228,112 @@ def _related_paths(
     return sorted(seen.items(), key=lambda item: len(item[0]))
 
 
+def _with_clause(query: Query, ctx: CompileContext) -> str:
+    """``WITH [RECURSIVE] name AS (...), ...`` of ``with_cte()``; compiled first, so its
+    parameters come first."""
+    if not query.ctes:
+        return ""
+    recursive = any(cte[2] for cte in query.ctes)
+    parts = [f"{name} AS ({number_raw_sql(body, ctx)})" for name, body, _r, _p in query.ctes]
+    return f"WITH {'RECURSIVE ' if recursive else ''}{', '.join(parts)} "
+
+
+def _order_sql(query: Query, ctx: CompileContext, annotation_ref: Any) -> list[str]:
+    order: list[str] = []
+    for item in query.order_by:
+        if isinstance(item, Expression):
+            order.append(
+                item.compile(ctx) if isinstance(item, OrderBy) else f"{item.compile(ctx)} ASC"
+            )
+            continue
+        if item == "?":
+            order.append("RANDOM()")
+            continue
+        descending = item.startswith("-")
+        name = item.lstrip("-")
+        if name in query.annotations:
+            sql = annotation_ref(name)
+        else:
+            sql, _ = ctx.column(name)
+        order.append(f"{sql} DESC" if descending else f"{sql} ASC")
+    return order
+
+
+_WRAPPED = quote_name("_w")
+
+
+def _windowed_select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) -> str:
+    """A query filtered on a window annotation: the window is computed inside, the
+    condition, ordering and slice are applied outside (PostgreSQL evaluates windows
+    after WHERE, so they cannot be filtered in the same SELECT)."""
+    if query.for_update is not None:
+        raise FieldError(
+            "select_for_update() cannot lock rows of a query filtered on a window annotation; "
+            "lock the rows by primary key in a second query"
+        )
+    inner = query.clone()
+    inner.window_where = ()
+    inner.order_by = ()
+    inner.limit = inner.offset = None
+    keys: tuple[str, ...] = ()
+    if query.values_mode is not None and query.values_fields and not query.group_by_values:
+        # The outer condition and ordering may name any field: the inner query selects
+        # them all, the outer one only the requested keys.
+        keys = query.values_fields
+        extra = [name for name in query.model._meta.field_names if name not in keys]
+        inner.values_fields = (*keys, *extra)
+        inner.values_mode = "list"
+    inner_sql = _select_sql(inner, ctx, plan, "select")
+    if keys:
+        plan.mode = query.values_mode  # type: ignore[assignment]
+        plan.names = keys
+        plan.converters = tuple(c for c in plan.converters if c[0] in keys)
+    outer = CompileContext(query.model, outer=ctx.outer, alias="_w", numbering=ctx)
+    outer.annotations = {
+        name: ColumnRef(f"{_WRAPPED}.{quote_name(name)}") for name in query.annotations
+    }
+    conditions = [outer.compile_q(q) for q in query.window_where]
+    where = " AND ".join(f"({c})" if len(conditions) > 1 else c for c in conditions)
+    order = (
+        _order_sql(query, outer, lambda name: f"{_WRAPPED}.{quote_name(name)}")
+        if kind not in ("count", "aggregate")
+        else []
+    )
+    limit = outer.param() if query.limit is not None else None
+    offset = outer.param() if query.offset is not None else None
+    joins = "".join(f" {join.sql}" for join in outer.joins.values())
+    if plan.mode == "model":
+        selected = f"{_WRAPPED}.*"
+    else:
+        # Only the requested keys: annotations kept inside for the condition stay there.
+        selected = ", ".join(f"{_WRAPPED}.{quote_name(name)}" for name in plan.names)
+    sql = f"SELECT {selected} FROM ({inner_sql}) AS {_WRAPPED}{joins} WHERE {where}"
+    if order:
+        sql += f" ORDER BY {', '.join(order)}"
+    if kind == "exists" and limit is None:
+        sql += " LIMIT 1"
+    if limit is not None:
+        sql += f" LIMIT {limit}"
+    if offset is not None:
+        sql += f" OFFSET {offset}"
+    if kind == "count":
+        plan.mode = "count"
+        sql = f"SELECT COUNT(*) FROM ({sql}) AS _counted"
+    elif kind == "exists":
+        plan.mode = "exists"
+        sql = f"SELECT 1 FROM ({sql}) AS _found"
+    return sql
+
+
 def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) -> str:
+    if query.window_where:
+        if kind == "aggregate":
+            raise FieldError(
+                "aggregate() over a queryset filtered on a window annotation is not supported; "
+                "aggregate in Python over the rows, or filter without the window"
+            )
+        return _windowed_select_sql(query, ctx, plan, kind)
+    with_clause = _with_clause(query, ctx)
     model = query.model
     meta = model._meta
     ref = ctx.ref
@@ -275,6 +391,34 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
                 )
             )
             index_of[names_path] = len(segments)
+        for attr, path in query.join_aliases:
+            names_path, chain = _related_paths(model, (path,))[-1]
+            left_model, left_ref = model, ref
+            for depth in range(len(names_path)):
+                sub = names_path[: depth + 1]
+                left_model, left_ref = ctx._join_forward(sub, chain[depth][0], left_ref)
+            tmeta = left_model._meta
+            start = position
+            related_columns.extend(f"{left_ref}.{quote_name(f.column)}" for f in tmeta.field_list)
+            position += len(tmeta.field_list)
+            if has_aggregate:
+                group_by.append(f"{left_ref}.{quote_name(tmeta.pk.column)}")
+            # Attached to the root instance under its own name; the foreign key
+            # attributes keep their plain values.
+            segments.append(
+                RelatedSegment(
+                    parent=0,
+                    attr=attr,
+                    fk_name=chain[-1][0].name,
+                    as_key=False,
+                    model=left_model,
+                    start=start,
+                    end=position,
+                    pk_index=start + tmeta.field_list.index(tmeta.pk),
+                    names=tmeta.field_names,
+                    converters=tmeta.from_db_converters,
+                )
+            )
         plan.related = segments
         plan.names = (*names, *query.annotations)
         plan.converters = tuple(converters)
@@ -297,6 +441,11 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
         for key in keys:
             if key in annotation_columns:
                 columns.append(annotation_columns[key])
+                expr = query.annotations[key]
+                if not (expr.contains_aggregate or expr.contains_window):
+                    # A computed key (``values(writer=F("author__name"))``) is a group
+                    # key too; by position, so its parameters are not bound twice.
+                    group_by.append(str(len(columns)))
                 continue
             sql, value_field = ctx.column(key)
             columns.append(f"{sql} AS {quote_name(key)}")
@@ -321,19 +470,7 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
     where = " AND ".join(f"({c})" if len(query.where) > 1 else c for c in conditions)
     having_parts = [ctx.compile_q(q) for q in query.having]
     having = " AND ".join(f"({c})" if len(query.having) > 1 else c for c in having_parts)
-    order: list[str] = []
-    if kind not in ("count", "aggregate"):
-        for item in query.order_by:
-            if item == "?":
-                order.append("RANDOM()")
-                continue
-            descending = item.startswith("-")
-            name = item.lstrip("-")
-            if name in query.annotations:
-                sql = quote_name(name)
-            else:
-                sql, _ = ctx.column(name)
-            order.append(f"{sql} DESC" if descending else f"{sql} ASC")
+    order = _order_sql(query, ctx, quote_name) if kind not in ("count", "aggregate") else []
     limit = ctx.param() if query.limit is not None else None
     offset = ctx.param() if query.offset is not None else None
 
@@ -378,7 +515,7 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
             sql += " SKIP LOCKED"
     if kind == "count" and select != "SELECT COUNT(*)":
         sql = f"SELECT COUNT(*) FROM ({sql}) AS _counted"
-    return sql
+    return with_clause + sql
 
 
 def _lock_target(ctx: CompileContext, name: str) -> str:
@@ -399,6 +536,12 @@ def _lock_target(ctx: CompileContext, name: str) -> str:
 
 
 def _where_for_write(query: Query, ctx: CompileContext, verb: str) -> str:
+    if query.ctes or query.window_where:
+        what = "with_cte()" if query.ctes else "a filter on a window annotation"
+        raise FieldError(
+            f"Cannot {verb} through a queryset with {what}; select the primary keys first: "
+            f"`.filter(pk__in=qs.values('pk'))`"
+        )
     if query.limit is not None or query.offset is not None:
         raise FieldError(
             f"Cannot {verb} a sliced queryset (limit/offset); filter on the primary key instead"
@@ -489,7 +632,7 @@ def compile_update(
             value.flatten(raws)
         else:
             raws.append(value)
-    query.flatten(raws, select_annotations=False)
+    query.flatten(raws, select_annotations=False, ordering=False)
     return entry[0], bind(entry[1], raws)
 
 
@@ -504,5 +647,5 @@ def compile_delete(query: Query) -> tuple[str, tuple[Any, ...]]:
         entry = (f"DELETE FROM {query.model._meta.qtable}{where}", ctx.transforms)
         cache[key] = entry
     raws: list[Any] = []
-    query.flatten(raws, select_annotations=False)
+    query.flatten(raws, select_annotations=False, ordering=False)
     return entry[0], bind(entry[1], raws)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import AsyncIterator, Generator, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from stellate.orm import _execute, cache
-from stellate.orm._context import Query, q_references
+from stellate.orm._context import Query, RawCondition, check_raw_sql, q_references
 from stellate.orm._hydrate import hydrate
 from stellate.orm.compiler import (
     CompiledQuery,
@@ -16,7 +18,15 @@ from stellate.orm.compiler import (
     compile_update,
 )
 from stellate.orm.exceptions import FieldError
-from stellate.orm.expressions import Aggregate, Expression, Q
+from stellate.orm.expressions import (
+    Aggregate,
+    Expression,
+    OrderBy,
+    Q,
+    UnboundOuterRefError,
+    Value,
+    typed_value,
+)
 from stellate.orm.models import Model, quote_name
 from stellate.orm.views import check_writable
 
@@ -77,8 +87,12 @@ class QuerySet(Generic[M]):
     def _add_condition(self, condition: Q) -> QuerySet[M]:
         qs = self._chain()
         query = qs._query
+        windows = {n for n, e in query.annotations.items() if e.contains_window}
         aggregates = {n for n, e in query.annotations.items() if e.contains_aggregate}
-        if aggregates and q_references(condition, aggregates):
+        if windows and q_references(condition, windows):
+            # Windows are computed after WHERE: filter around the query (window.py).
+            query.window_where = (*query.window_where, condition)
+        elif aggregates and q_references(condition, aggregates):
             # Conditions on aggregates are evaluated after grouping.
             query.having = (*query.having, condition)
         else:
@@ -89,8 +103,12 @@ class QuerySet(Generic[M]):
         """Rows matching none of the conditions taken together."""
         return self._add_condition(~Q(*conditions, **lookups))
 
-    def order_by(self, *fields: str) -> QuerySet[M]:
-        """Order by fields (``"-created_at"`` descending, ``"author__name"``, ``"?"``)."""
+    def order_by(self, *fields: str | Expression) -> QuerySet[M]:
+        """Order by fields (``"-created_at"`` descending, ``"author__name"``, ``"?"``) or
+        expressions (``Lower("title")``, ``F("rating").desc(nulls_first=False)``)."""
+        for item in fields:
+            if not isinstance(item, str | Expression):
+                raise TypeError(f"order_by() takes field names or expressions, got `{item!r}`")
         qs = self._chain()
         qs._query.order_by = tuple(fields)
         return qs
@@ -191,6 +209,9 @@ class QuerySet(Generic[M]):
                 raise FieldError(
                     f"Annotation `{name}` clashes with the field `{self.model.__name__}.{name}`"
                 )
+            if isinstance(expr, Value):
+                # A bare parameter in the select list has no type to infer from.
+                expressions[name] = typed_value(expr)
         qs = self._chain()
         qs._query.annotations = {**qs._query.annotations, **expressions}
         if qs._query.values_mode is not None:
@@ -200,22 +221,48 @@ class QuerySet(Generic[M]):
             qs._query.values_fields = (*qs._query.values_fields, *expressions)
         return qs
 
-    def values(self, *fields: str) -> QuerySet[Any]:
-        """Rows as dicts of these fields (all fields when none are named)."""
-        qs = self._values(fields, "dict")
+    def values(self, *fields: str, **expressions: Expression) -> QuerySet[Any]:
+        """Rows as dicts of these fields (all fields when none are named).
+
+        Keywords name computed keys: ``values("id", task_name=F("name"))`` renames in
+        SQL (``"name" AS "task_name"``), ``values(n=Lower("title"))`` computes.
+        """
+        qs = self._values(fields, "dict", expressions)
         return qs
 
-    def values_list(self, *fields: str, flat: bool = False) -> QuerySet[Any]:
-        """Rows as tuples, or single values with ``flat=True`` (one field)."""
-        if flat and len(fields) != 1:
-            raise FieldError(f"`values_list(flat=True)` needs exactly one field, got {len(fields)}")
-        return self._values(fields, "flat" if flat else "list")
+    def values_list(
+        self, *fields: str, flat: bool = False, **expressions: Expression
+    ) -> QuerySet[Any]:
+        """Rows as tuples, or single values with ``flat=True`` (one field); keywords
+        add computed columns after the fields, as in ``values()``."""
+        if flat and len(fields) + len(expressions) != 1:
+            raise FieldError(
+                "`values_list(flat=True)` needs exactly one field, "
+                f"got {len(fields) + len(expressions)}"
+            )
+        return self._values(fields, "flat" if flat else "list", expressions)
 
-    def _values(self, fields: Sequence[str], mode: str) -> QuerySet[Any]:
+    def _values(
+        self, fields: Sequence[str], mode: str, expressions: dict[str, Expression] | None = None
+    ) -> QuerySet[Any]:
+        if expressions:
+            for name in fields:
+                if name in expressions:
+                    raise FieldError(f"`{name}` is named twice in values(); keep one")
+            with_exprs = self.annotate(**expressions)
+            # values("author_id", n=Count("*")) groups by the named fields, as
+            # values("author_id").annotate(n=Count("*")) does; plain renames do not group.
+            with_exprs._query.group_by_values = self._query.group_by_values or any(
+                e.contains_aggregate for e in expressions.values()
+            )
+            return with_exprs._values((*fields, *expressions), mode)
         qs = self._chain()
         qs._query.values_mode = mode
         qs._query.values_fields = tuple(fields)
-        qs.to_sql()  # unknown names fail here, where they were written
+        # Unknown names fail here, where they were written; the inner queryset of a
+        # Subquery/Exists (an OuterRef) is checked when the outer query compiles.
+        with contextlib.suppress(UnboundOuterRefError):
+            qs.to_sql()
         return qs
 
     def select_for_update(
@@ -227,6 +274,73 @@ class QuerySet(Generic[M]):
         qs = self._chain()
         qs._query.for_update = (skip_locked, nowait, tuple(of))
         return qs
+
+    def join_related(self, **aliases: str) -> QuerySet[M]:
+        """LEFT JOIN foreign keys in the same query and attach each related instance
+        under a name of your choice, leaving every foreign key attribute as it is.
+
+        What ``select_related`` cannot say: ``join_related(writer="author_id")``
+        attaches the author as ``book.writer`` while ``book.author_id`` stays the int
+        (no wrapped key); ``join_related(house="author__publisher")`` attaches a
+        relation two hops away directly on the root (``book.house``). A missing row
+        (NULL key) attaches ``None``. Reverse and many-to-many relations need
+        ``prefetch_related``.
+        """
+        from stellate.orm.compiler import _related_paths
+
+        meta = self.model._meta
+        taken = {*meta.fields, *meta.relations, *meta.reverse_relations, *self._query.annotations}
+        for attr, path in aliases.items():
+            relation = meta.relations.get(attr)
+            # owner="owner_id" names the relation's own accessor: allowed, no clash.
+            own_name = relation is not None and path in (attr, relation.name)
+            if (attr in taken and not own_name) or attr in dict(self._query.join_aliases):
+                raise FieldError(
+                    f"join_related(`{attr}`=...) would hide `{self.model.__name__}.{attr}`; "
+                    "choose another attribute name"
+                )
+            if not isinstance(path, str):
+                raise TypeError(
+                    f"join_related(`{attr}`=...) takes a foreign key path, got `{path!r}`"
+                )
+            _related_paths(self.model, (path,))
+        qs = self._chain()
+        qs._query.join_aliases = (*qs._query.join_aliases, *aliases.items())
+        return qs
+
+    def with_cte(
+        self, name: str, body_sql: str, *params: Any, recursive: bool = False
+    ) -> QuerySet[M]:
+        """Prepend ``WITH [RECURSIVE] name AS (body_sql)`` to the query.
+
+        The body is raw SQL with one ``{idx}`` placeholder per value in ``params``
+        (numbered into the query's parameters). Several calls accumulate in call
+        order; any ``recursive=True`` makes the whole ``WITH RECURSIVE`` (PostgreSQL's
+        rule). Refer to the CTE from ``where_raw()`` or a subquery.
+
+        Values are always bound; identifiers (table and column names) in
+        ``body_sql`` are the caller's job: never build them from user input.
+        """
+        if not isinstance(name, str) or not _CTE_NAME.fullmatch(name):
+            raise FieldError(
+                f"CTE name `{name}` must be a plain SQL identifier (letters, digits, `_`)"
+            )
+        if any(cte[0] == name for cte in self._query.ctes):
+            raise FieldError(f"with_cte(): the CTE `{name}` is already defined on this queryset")
+        check_raw_sql(f"with_cte(`{name}`)", body_sql, params)
+        qs = self._chain()
+        qs._query.ctes = (*qs._query.ctes, (name, body_sql, recursive, params))
+        return qs
+
+    def where_raw(self, sql: str, *params: Any) -> QuerySet[M]:
+        """AND a raw SQL condition: ``where_raw("id IN (SELECT id FROM ancestors)")``.
+
+        Values go in ``params``, one ``{idx}`` placeholder each, and are bound as
+        parameters. The text itself is trusted: column and table names in it are the
+        caller's job (unqualified names refer to the model's table unless a join
+        makes them ambiguous), and user input must never be formatted into it.
+        """
+        return self._add_condition(Q(RawCondition(sql, params)))
 
     # -- SQL preview ---------------------------------------------------------------------
 
@@ -286,7 +400,7 @@ class QuerySet(Generic[M]):
     async def last(self) -> M | None:
         """The last row (reversed ordering, by primary key unless ordered), or ``None``."""
         order = self._query.order_by or (self.model._meta.pk.name,)
-        flipped = tuple(o if o == "?" else o[1:] if o.startswith("-") else f"-{o}" for o in order)
+        flipped = tuple(_flip(o) for o in order)
         rows = await self.order_by(*flipped).limit(1)._fetch()
         return rows[0] if rows else None
 
@@ -564,6 +678,17 @@ class QuerySet(Generic[M]):
         return await cache.bulk_write(
             self.model, _bulk.bulk_update(self.model, list(objs), list(fields))
         )
+
+
+_CTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _flip(item: str | Expression) -> str | Expression:
+    if isinstance(item, OrderBy):
+        return item.reversed()
+    if isinstance(item, Expression):
+        return item.desc()
+    return item if item == "?" else item[1:] if item.startswith("-") else f"-{item}"
 
 
 def _check_count(name: str, value: int) -> None:
