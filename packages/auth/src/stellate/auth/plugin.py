@@ -100,24 +100,39 @@ class AuthPlugin(Plugin):
             user_model=import_user_model(config.user_model) if config.user_model else None,
             object_permission_hooks=self.object_permission_hooks,
         )
+        session_options: dict[str, Any] = {
+            "token_engine": engine,
+            "cookie_name": config.cookie_name,
+            "idle_timeout": config.idle_timeout,
+            "absolute_timeout": config.absolute_timeout,
+            "recheck_interval": config.recheck_interval,
+            "secure": app.settings.is_production,
+            "trusted_origins": config.trusted_origins,
+            "security_log": log,
+        }
+        throttle_options: dict[str, Any] = {
+            "limit": config.login_limit,
+            "ip_limit": config.login_ip_limit or None,
+            "window": config.login_window,
+            "lockout": config.login_lockout,
+        }
+        sessions: SessionAuth
+        throttle: LoginThrottle
+        redis_url = _redis_url(config)
+        if redis_url is None:
+            sessions = SessionAuth(**session_options)
+            throttle = LoginThrottle(**throttle_options)
+        else:
+            from stellate.auth.redis_stores import RedisLoginThrottle, RedisSessionAuth
+
+            sessions = RedisSessionAuth(redis_url=redis_url, **session_options)
+            throttle = RedisLoginThrottle(redis_url=redis_url, **throttle_options)
+            app.on_shutdown(sessions.close)
+            app.on_shutdown(throttle.close)
         auth = Auth(
-            sessions=SessionAuth(
-                token_engine=engine,
-                cookie_name=config.cookie_name,
-                idle_timeout=config.idle_timeout,
-                absolute_timeout=config.absolute_timeout,
-                recheck_interval=config.recheck_interval,
-                secure=app.settings.is_production,
-                trusted_origins=config.trusted_origins,
-                security_log=log,
-            ),
+            sessions=sessions,
             users=users,
-            throttle=LoginThrottle(
-                limit=config.login_limit,
-                ip_limit=config.login_ip_limit or None,
-                window=config.login_window,
-                lockout=config.login_lockout,
-            ),
+            throttle=throttle,
             security_log=log,
             passwords=passwords,
             api_keys=APIKeyStore(
@@ -230,6 +245,15 @@ class AuthPlugin(Plugin):
                 + "): pages served over HTTP can be altered in transit; list https:// origins"
             )
         return problems
+
+
+def _redis_url(config: AuthSettings) -> str | None:
+    if config.store == "redis" and not config.redis_url:
+        raise ImproperlyConfigured(
+            "STELLATE_AUTH_STORE is `redis` but no Redis URL is set: set STELLATE_REDIS_URL "
+            "(or STELLATE_AUTH_REDIS_URL) to redis://host:6379/0"
+        )
+    return None if config.store == "postgres" else config.redis_url
 
 
 def import_user_model(path: str) -> type[Model]:

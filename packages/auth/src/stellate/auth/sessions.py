@@ -273,13 +273,7 @@ class SessionAuth:
             state.clear_cookie = True
             return
         if now - payload.checked >= self.recheck_interval or scope["method"] not in SAFE_METHODS:
-            principal_json = await self.db.fetchval(
-                f"UPDATE {self.table} SET last_seen = $2 WHERE id = $1 AND expires_at > $2 "
-                "AND last_seen > $3 RETURNING principal",
-                sid_hash,
-                _timestamp(now),
-                _timestamp(now - self.idle_timeout),
-            )
+            principal_json = await self._touch(sid_hash, now)
             if principal_json is None:
                 # A validly signed cookie whose session is gone: logged out (maybe from
                 # another device) or replayed after logout.
@@ -351,17 +345,7 @@ class SessionAuth:
             principal = Principal.from_user(user, groups=groups)
         now = self.clock()
         session_id = secrets.token_urlsafe(32)
-        await self.db.execute(
-            f"INSERT INTO {self.table} (id, user_id, principal, created_at, last_seen, "
-            "expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-            _hash_sid(session_id),
-            principal.id,
-            msgspec.json.encode(principal).decode(),
-            _timestamp(now),
-            _timestamp(now + self.absolute_timeout),
-            client_ip(request),
-            request.headers.get("user-agent", "")[:512],
-        )
+        await self._insert(_hash_sid(session_id), principal, now, request)
         payload = _Payload(sid=session_id, user=dict(principal), started=now, seen=now, checked=now)
         state.payload = payload
         state.new_cookie = self._encode(payload)
@@ -425,6 +409,32 @@ class SessionAuth:
         return _count(status)
 
     # -- internals ------------------------------------------------------------------
+
+    async def _touch(self, sid_hash: str, now: float) -> str | None:
+        """Slide the record's idle expiry; its principal JSON, or ``None`` when it ended."""
+        principal_json: str | None = await self.db.fetchval(
+            f"UPDATE {self.table} SET last_seen = $2 WHERE id = $1 AND expires_at > $2 "
+            "AND last_seen > $3 RETURNING principal",
+            sid_hash,
+            _timestamp(now),
+            _timestamp(now - self.idle_timeout),
+        )
+        return principal_json
+
+    async def _insert(
+        self, sid_hash: str, principal: Principal, now: float, request: HTTPConnection
+    ) -> None:
+        await self.db.execute(
+            f"INSERT INTO {self.table} (id, user_id, principal, created_at, last_seen, "
+            "expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+            sid_hash,
+            principal.id,
+            msgspec.json.encode(principal).decode(),
+            _timestamp(now),
+            _timestamp(now + self.absolute_timeout),
+            client_ip(request),
+            request.headers.get("user-agent", "")[:512],
+        )
 
     def _encode(self, payload: _Payload) -> str:
         remaining = self.absolute_timeout - (self.clock() - payload.started)

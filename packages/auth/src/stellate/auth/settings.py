@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -38,6 +38,10 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
             in production, HSTS to every response.
         content_security_policy: the CSP; ``{nonce}`` is the per-request nonce.
         cors_origins: origins allowed to call the app from browsers with credentials.
+        store: where sessions and login counters live: ``auto`` (Redis when
+            ``redis_url`` is set, else PostgreSQL), ``postgres`` or ``redis``.
+        redis_url: the Redis of ``store`` (``STELLATE_AUTH_REDIS_URL``,
+            ``STELLATE_REDIS_URL`` or ``REDIS_URL``).
         user_model: the app's own user model, ``package.module:ClassName`` (a subclass
             of ``stellate.auth.models.User`` with its own ``Meta.table``); empty for
             the built-in ``stellate_users``.
@@ -63,3 +67,7 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     content_security_policy: str = DEFAULT_CSP
     cors_origins: list[str] = []
     user_model: str = ""
+    store: Literal["auto", "postgres", "redis"] = "auto"
+    redis_url: Annotated[
+        str | None, msgspec.Meta(extra={"env": ["STELLATE_REDIS_URL", "REDIS_URL"]})
+    ] = None
