@@ -73,6 +73,8 @@ class RevocationFeed:
             self._reconnecting = None
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
+            # A deliberate close is not a lost feed: no warning for it.
+            connection.remove_termination_listener(self._lost)
             await connection.close()
 
     def ensure_listening(self) -> None:

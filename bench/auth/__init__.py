@@ -1,0 +1,1 @@
+"""Benchmarks of stellate-auth: session cost per request and event-loop responsiveness."""
