@@ -125,23 +125,46 @@ class ManyToManyField:
         """Attach the related instances of every instance (one query)."""
         target = self.target
         tmeta = target._meta
-        keys = list({obj.pk for obj in instances})
-        columns = ", ".join(f"t.{quote_name(f.column)}" for f in tmeta.field_list)
-        sql = (
-            f"SELECT j.{quote_name(self.source_column)}, {columns} FROM {tmeta.qtable} AS t "
-            f"JOIN {quote_name(self.table)} AS j ON j.{quote_name(self.target_column)} = "
-            f"t.{quote_name(tmeta.pk.column)} WHERE j.{quote_name(self.source_column)} = ANY($1) "
-            f"ORDER BY t.{quote_name(tmeta.pk.column)}"
-        )
+        pk_name = self.source._meta.pk.name
+        keys = list({obj.__dict__[pk_name] for obj in instances})
+        sql_key = ("m2m_load", self.table, self.source_column)
+        sql = tmeta.sql_cache.get(sql_key)
+        if sql is None:
+            columns = ", ".join(f"t.{quote_name(f.column)}" for f in tmeta.field_list)
+            sql = tmeta.sql_cache[sql_key] = (
+                f"SELECT j.{quote_name(self.source_column)}, {columns} FROM {tmeta.qtable} AS t "
+                f"JOIN {quote_name(self.table)} AS j ON j.{quote_name(self.target_column)} = "
+                f"t.{quote_name(tmeta.pk.column)} WHERE j.{quote_name(self.source_column)} = "
+                f"ANY($1) ORDER BY t.{quote_name(tmeta.pk.column)}"
+            )
         records = await _execute.fetch(self.source, sql, [keys])
         groups: dict[Any, list[Any]] = {}
         names = tmeta.field_names
+        converters = tmeta.from_db_converters
+        pk_index = 1 + tmeta.field_list.index(tmeta.pk)
+        new = object.__new__
+        # One instance per related row, shared by every parent it belongs to (as
+        # select_related shares a joined row): 200 posts x 4 of 40 tags build 40
+        # instances, not 800. bench/orm/prefetch_m2m.py measures this loop.
+        built: dict[Any, Any] = {}
         for record in records:
-            values = tuple(record)
-            obj = target.from_row(dict(zip(names, values[1:], strict=True)))
-            groups.setdefault(values[0], []).append(obj)
+            key = record[pk_index]
+            obj = built.get(key)
+            if obj is None:
+                obj = built[key] = new(target)
+                data = obj.__dict__
+                data.update(zip(names, record[1:], strict=True))
+                for name, convert in converters:
+                    data[name] = convert(data[name])
+            group = groups.get(record[0])
+            if group is None:
+                groups[record[0]] = [obj]
+            else:
+                group.append(obj)
+        name = attr or self.name
         for instance in instances:
-            instance.__dict__[attr or self.name] = groups.get(instance.pk, [])
+            data = instance.__dict__
+            data[name] = groups.get(data[pk_name], [])
 
     async def add(self, instance: Model, *targets: Model | Any) -> None:
         """Relate ``instance`` to ``targets`` (instances or keys); existing pairs are kept."""
