@@ -307,22 +307,18 @@ def apply_values(
         return obj, list(values)
     data = obj.__dict__
     for name, value in values.items():
-        if data.get(name) != value or type(data.get(name)) is not type(value):
-            if _differs(data.get(name), value):
-                changed.append(name)
-            data[name] = value
-            relation = model._meta.fields[name]
-            if relation.is_relation:
-                data.pop(relation.relation_name, None)
+        old = data.get(name)
+        if getattr(old, "raw", old) != value:
+            changed.append(name)
+        data[name] = value
+        relation = model._meta.fields[name]
+        if relation.is_relation:
+            data.pop(relation.relation_name, None)  # the cached related row is stale
     try:
         obj.full_clean(fields=list(values))
     except ValidationError as exc:
         _merge(admin, result, exc.errors)
     return obj, changed
-
-
-def _differs(old: Any, new: Any) -> bool:
-    return bool(getattr(old, "raw", old) != new)
 
 
 def _merge(admin: ModelAdmin, result: FormResult, errors: dict[str, list[str]]) -> None:

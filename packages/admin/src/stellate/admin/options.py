@@ -318,10 +318,6 @@ class ModelAdmin:
 
     # -- helpers used by the views -----------------------------------------------------
 
-    @property
-    def codename_prefix(self) -> str:
-        return self.app_label
-
     def permission(self, verb: str) -> str:
         """The RBAC codename for ``verb`` on this model (``bookstore.change_book``)."""
         return f"{self.app_label}.{verb}_{self.model_name}"

@@ -37,7 +37,6 @@ class AdminPlugin(Plugin):
         site = AdminSite(
             prefix=config.prefix, title=config.title, template_dirs=config.template_dirs
         )
-        site.app = app
         app.add_extension("admin", site)
         add_admin_routes(app, site)
         app.on_startup(ensure_log_table)

@@ -23,7 +23,7 @@ from stellate.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from stellate.admin.access import Access
-    from stellate.core import App, Request
+    from stellate.core import Request
     from stellate.orm import Field, Model
 
 __all__ = ["AdminPage", "AdminSite"]
@@ -81,7 +81,6 @@ class AdminSite:
         self._registry: dict[tuple[str, str], ModelAdmin] = {}
         self._by_model: dict[type[Model], ModelAdmin] = {}
         self.pages: dict[str, AdminPage] = {}
-        self.app: App | None = None
         loaders: list[jinja2.BaseLoader] = [
             jinja2.FileSystemLoader([str(d) for d in template_dirs]),
             jinja2.FileSystemLoader(str(TEMPLATES)),

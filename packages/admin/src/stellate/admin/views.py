@@ -17,13 +17,13 @@ from stellate.admin.changelist import ChangeList
 from stellate.admin.deletion import collect_deletion
 from stellate.admin.forms import InputError
 from stellate.admin.log import AdminAction, AdminLogEntry, record_action
+from stellate.admin.options import ModelAdmin
 from stellate.admin.site import STATIC
 from stellate.auth.security import SecurityEvent, client_ip
 from stellate.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from stellate.orm import IntegrityError, Q, get_db
 
 if TYPE_CHECKING:
-    from stellate.admin.options import ModelAdmin
     from stellate.admin.site import AdminSite
     from stellate.core import App, Request
     from stellate.orm import Model
@@ -105,8 +105,17 @@ class _Views:
             status=status,
         )
 
-    def model_admin(self, request: Request, app_label: str, model_name: str) -> ModelAdmin | None:
-        return self.site.get(app_label, model_name)
+    def model_admin(
+        self, request: Request, access: Access, app_label: str, model_name: str, verb: str
+    ) -> ModelAdmin | Response:
+        """The admin served at this URL if the user may ``verb`` it, else the error page."""
+        admin = self.site.get(app_label, model_name)
+        if admin is None:
+            return self.error(request, 404, f"No model is registered at `{request.url.path}`.")
+        if not access.can(admin, verb):
+            noun = admin.verbose_name.lower()
+            return self.error(request, 403, f"You may not {verb} {noun} rows.")
+        return admin
 
     def base_context(self, access: Access, admin: ModelAdmin | None = None) -> dict[str, Any]:
         crumbs: list[tuple[str, str]] = [("Home", f"{self.site.prefix}/")]
@@ -297,11 +306,9 @@ class _Views:
     async def changelist(
         self, request: Request, access: Access, app_label: str, model_name: str
     ) -> Response:
-        admin = self.model_admin(request, app_label, model_name)
-        if admin is None:
-            return self.error(request, 404, f"No model is registered at `{request.url.path}`.")
-        if not access.can(admin, "view"):
-            return self.error(request, 403, f"You may not view {admin.verbose_name.lower()} rows.")
+        admin = self.model_admin(request, access, app_label, model_name, "view")
+        if not isinstance(admin, ModelAdmin):
+            return admin
         if request.method == "POST":
             return await self.run_action(request, access, admin)
         listing = ChangeList(admin, request)
@@ -415,7 +422,7 @@ class _Views:
     async def autocomplete(
         self, request: Request, access: Access, app_label: str, model_name: str
     ) -> Response:
-        admin = self.model_admin(request, app_label, model_name)
+        admin = self.site.get(app_label, model_name)
         if admin is None:
             return JSONResponse({"detail": "No such model"}, status_code=404)
         if not access.can(admin, "view"):
@@ -447,22 +454,18 @@ class _Views:
     async def add(
         self, request: Request, access: Access, app_label: str, model_name: str
     ) -> Response:
-        admin = self.model_admin(request, app_label, model_name)
-        if admin is None:
-            return self.error(request, 404, f"No model is registered at `{request.url.path}`.")
-        if not access.can(admin, "add"):
-            return self.error(request, 403, f"You may not add {admin.verbose_name.lower()} rows.")
+        admin = self.model_admin(request, access, app_label, model_name, "add")
+        if not isinstance(admin, ModelAdmin):
+            return admin
         return await self.edit(request, access, admin, None)
 
     @_staff
     async def change(
         self, request: Request, access: Access, app_label: str, model_name: str, object_id: str
     ) -> Response:
-        admin = self.model_admin(request, app_label, model_name)
-        if admin is None:
-            return self.error(request, 404, f"No model is registered at `{request.url.path}`.")
-        if not access.can(admin, "view"):
-            return self.error(request, 403, f"You may not view {admin.verbose_name.lower()} rows.")
+        admin = self.model_admin(request, access, app_label, model_name, "view")
+        if not isinstance(admin, ModelAdmin):
+            return admin
         obj = await self.get_object(admin, request, object_id)
         if obj is None:
             return self.error(
@@ -519,11 +522,9 @@ class _Views:
             for name, keys in result.many.items():
                 m2m = meta.many_to_many[name]
                 if not creating:
-                    before = {t.pk for t in obj.__dict__.get(name) or []}
                     if name not in obj.__dict__:
                         await m2m.load([obj])
-                        before = {t.pk for t in obj.__dict__[name]}
-                    if before != set(keys):
+                    if {t.pk for t in obj.__dict__[name]} != set(keys):
                         changed.append(name)
                 await m2m.set(obj, keys)
             notes = await editing.save_inlines(admin, result, obj)
@@ -602,13 +603,9 @@ class _Views:
     async def delete(
         self, request: Request, access: Access, app_label: str, model_name: str, object_id: str
     ) -> Response:
-        admin = self.model_admin(request, app_label, model_name)
-        if admin is None:
-            return self.error(request, 404, f"No model is registered at `{request.url.path}`.")
-        if not access.can(admin, "delete"):
-            return self.error(
-                request, 403, f"You may not delete {admin.verbose_name.lower()} rows."
-            )
+        admin = self.model_admin(request, access, app_label, model_name, "delete")
+        if not isinstance(admin, ModelAdmin):
+            return admin
         obj = await self.get_object(admin, request, object_id)
         if obj is None:
             return self.error(
@@ -629,11 +626,9 @@ class _Views:
     async def history(
         self, request: Request, access: Access, app_label: str, model_name: str, object_id: str
     ) -> Response:
-        admin = self.model_admin(request, app_label, model_name)
-        if admin is None:
-            return self.error(request, 404, f"No model is registered at `{request.url.path}`.")
-        if not access.can(admin, "view"):
-            return self.error(request, 403, f"You may not view {admin.verbose_name.lower()} rows.")
+        admin = self.model_admin(request, access, app_label, model_name, "view")
+        if not isinstance(admin, ModelAdmin):
+            return admin
         entries = (
             await AdminLogEntry.objects.filter(
                 app_label=admin.app_label, model_name=admin.model_name, object_id=object_id
