@@ -1,10 +1,12 @@
-"""A live bookstore server and a headless Chromium for the admin's browser tests.
+"""A live newsroom server and a headless Chromium for the admin's browser tests.
 
-The server is started exactly as the README tells a newcomer to (``uvicorn
-examples.bookstore.app:app`` with no Stellate environment), in a temporary working
-directory, so it runs on the embedded PostgreSQL and Redis, migrates, seeds the demo
-catalogue and creates the demo staff account. The browser is Debian's ``chromium``
-driven by playwright (its own browser download does not work on our machines).
+The server is started as the example's README tells a newcomer to (``uvicorn
+examples.newsroom.app:app`` with no Stellate environment), in a temporary working
+directory, so it runs on the embedded PostgreSQL, migrates, seeds the demo articles
+and creates the demo staff account. The newsroom is the example with the field kinds
+the admin renders specially (an enum, a bool, a date, soft-deleted rows). The browser
+is Debian's ``chromium`` driven by playwright (its own browser download does not work
+on our machines).
 
 Screenshots of the main pages are kept under ``test-artifacts/admin/`` (git-ignored).
 """
@@ -16,8 +18,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,8 +44,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The bookstore served by uvicorn on a free port; yields its base URL."""
-    workdir = tmp_path_factory.mktemp("bookstore")
+    """The newsroom served by uvicorn on a free port; yields its base URL."""
+    workdir = tmp_path_factory.mktemp("newsroom")
     port = _free_port()
     env = {
         key: value
@@ -53,7 +56,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "examples.bookstore.app:app", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", "examples.newsroom.app:app", "--port", str(port)],
             cwd=workdir,
             env=env,
             stdout=log,
@@ -64,14 +67,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
-                pytest.fail(f"the bookstore server exited:\n{log_path.read_text()}")
+                pytest.fail(f"the newsroom server exited:\n{log_path.read_text()}")
             try:
                 if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the bookstore server did not start in 60 s:\n{log_path.read_text()}")
+                pytest.fail(f"the newsroom server did not start in 60 s:\n{log_path.read_text()}")
             time.sleep(0.2)
         yield base
     finally:
@@ -99,9 +102,14 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def screenshot(page: object, name: str) -> Path:
-    """Save a full-page screenshot of ``page`` as ``test-artifacts/admin/<name>.png``."""
+@pytest.fixture(scope="session")
+def screenshot() -> Callable[[Any, str], Path]:
+    """``screenshot(page, name)`` saves ``test-artifacts/admin/<name>.png`` (full page)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
-    return path
+
+    def save(page: Any, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save

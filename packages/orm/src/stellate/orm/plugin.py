@@ -113,7 +113,7 @@ async def open_databases(
             # Forget the URL at shutdown, so the next startup starts the server again.
             stack.callback(setattr, default, "url", None)
             # A development database nobody set up: bring it to the project's schema.
-            applied = await apply_migrations(default.url)
+            applied = await apply_migrations(default.url, settings.migrations_dir)
             if applied:
                 logger.info("Applied %d migration(s) to the embedded PostgreSQL", applied)
         for db in databases.values():

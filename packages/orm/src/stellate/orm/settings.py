@@ -63,6 +63,8 @@ class OrmSettings(msgspec.Struct, frozen=True, kw_only=True):
         embedded_database: start an embedded PostgreSQL when no URL is set (never in
             production).
         embedded_dir: data directory of the embedded PostgreSQL.
+        migrations_dir: the project's migrations folder, applied to the embedded
+            PostgreSQL at startup (default: ``migrations`` in the working directory).
     """
 
     database_url: Annotated[
@@ -84,6 +86,7 @@ class OrmSettings(msgspec.Struct, frozen=True, kw_only=True):
     pgbouncer: bool = False
     embedded_database: bool = True
     embedded_dir: str = ".stellate/pgdata"
+    migrations_dir: str | None = None
 
 
 def build_databases(settings: OrmSettings) -> dict[str, Database]:

@@ -1,0 +1,1 @@
+"""The newsroom example: a news site whose editors work in the admin."""
