@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -76,4 +77,23 @@ class Comment(Model):
     approved: bool = Field(default=False)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Section, Reporter, Label, Article, Comment)
+class Gadget(Model):
+    """A UUID primary key and the rarer field types."""
+
+    class Meta:
+        table = "admintest_gadgets"
+
+    id: uuid.UUID = Field(primary_key=True, default=uuid.uuid4)
+    name: str = Field(min_length=1, max_length=50)
+    active: bool | None = Field(default=None)
+    starts: dt.time | None = Field(default=None)
+    runtime: dt.timedelta | None = Field(default=None)
+    ratio: float = Field(default=1.0)
+    parts: list[Any] = Field(default=list)
+    api_token: str = Field(default="")
+
+    def __str__(self) -> str:
+        return f"Gadget {self.name}"
+
+
+ALL_MODELS: tuple[type[Model], ...] = (Section, Reporter, Label, Article, Comment, Gadget)
