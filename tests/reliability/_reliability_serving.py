@@ -110,7 +110,7 @@ def uvicorn_server(
 class PrivatePostgres:
     """A PostgreSQL server of our own (the installed binaries, or pgserver's), on TCP.
 
-    ``stop()``/``kill()``/``start()`` act on this server only: the machine's PostgreSQL,
+    ``stop()``/``start()`` act on this server only: the machine's PostgreSQL,
     which other sessions use, is never touched.
     """
 
@@ -146,22 +146,16 @@ class PrivatePostgres:
         return self
 
     def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop``; ``mode="immediate"`` is a crash: no checkpoint, clients cut off."""
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
-    def pid(self) -> int:
-        return int((self.data / "postmaster.pid").read_text().split()[0])
-
-    def kill(self) -> None:
-        """SIGKILL the postmaster (a crash); its backends exit on their own."""
-        os.kill(self.pid(), signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) != 0:
-                    break
-            time.sleep(0.05)
-        with contextlib.suppress(FileNotFoundError):
-            (self.data / "postmaster.pid").unlink()
+    def create_database(self, name: str) -> str:
+        """Create database ``name``; returns its URL."""
+        self._run(
+            str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+            "-c", f'CREATE DATABASE "{name}"',
+        )  # fmt: skip
+        return self.url.rsplit("/", 1)[0] + "/" + name
 
 
 def _postgres_bin() -> Path:
@@ -232,3 +226,32 @@ def private_redis() -> Iterator[PrivateRedis]:
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+STELLATE = str(Path(sys.executable).parent / "stellate")
+
+
+def bookstore_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of the bookstore served as in production on our own services."""
+    return clean_env(
+        STELLATE_ENV="production",
+        STELLATE_SECRET_KEY="reliability-" + "r" * 50,
+        STELLATE_DATABASE_URL=database_url,
+        STELLATE_REDIS_URL=redis_url,
+        STELLATE_MODELS="examples.bookstore.models",
+        STELLATE_MIGRATIONS_DIR="examples/bookstore/migrations",
+        **extra,
+    )
+
+
+def migrate_and_seed(env: Mapping[str, str]) -> None:
+    """Apply the bookstore's migrations and load the demo catalogue."""
+    for command in (
+        [sys.executable, "-m", "stellate.orm.migrations", "migrate"],
+        [STELLATE, "--app", "examples.bookstore.app:app", "seed"],
+    ):
+        result = subprocess.run(
+            command, cwd=REPO, env=dict(env), capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")

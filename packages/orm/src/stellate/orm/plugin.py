@@ -11,19 +11,49 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import asyncpg
 import msgspec
 
-from stellate.core import Plugin
+from stellate.core import JSONResponse, Plugin
 from stellate.core.exceptions import ImproperlyConfigured
-from stellate.orm.database import Database, activate, restore, testing_databases
+from stellate.orm.database import (
+    Database,
+    DatabaseConnectionError,
+    activate,
+    restore,
+    testing_databases,
+)
+from stellate.orm.pool import PoolTimeoutError
 from stellate.orm.settings import OrmSettings, build_databases
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+
     from stellate.core import App
 
-__all__ = ["OrmPlugin", "apply_migrations", "open_databases"]
+__all__ = [
+    "UNAVAILABLE_ERRORS",
+    "OrmPlugin",
+    "apply_migrations",
+    "database_unavailable",
+    "open_databases",
+]
 
 logger = logging.getLogger("stellate.orm")
+
+#: The database cannot serve right now (down, restarting, every pooled connection busy):
+#: a request that meets one of these gets a 503 it may retry, not a 500.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    PoolTimeoutError,
+    DatabaseConnectionError,
+    ConnectionRefusedError,
+    ConnectionResetError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
 
 _NO_URL_IN_PRODUCTION = (
     "STELLATE_DATABASE_URL is not set: production needs a database URL (the embedded "
@@ -69,11 +99,32 @@ class OrmPlugin(Plugin):
 
         app.add_lifespan(lifespan)
         app.add_health_check("database", ping)
+        for error in UNAVAILABLE_ERRORS:
+            app.add_exception_handler(error, database_unavailable)
 
         from stellate.orm.migrations.commands import MIGRATION_COMMANDS
 
         for command in MIGRATION_COMMANDS:
             app.add_command(command)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 for :data:`UNAVAILABLE_ERRORS`; the pool reconnects by itself once the server is back."""
+    if isinstance(exc, PoolTimeoutError):
+        detail = (
+            "The database is busy: no connection became free in time. Retry shortly "
+            "(operators: see the log for the pool size and waiting tasks)"
+        )
+        logger.warning("%s", exc)
+    else:
+        detail = "The database is unavailable. Retry in a few seconds"
+        logger.warning(
+            "Database unavailable during %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "2"})
 
 
 @contextlib.asynccontextmanager
