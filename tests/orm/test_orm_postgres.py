@@ -261,3 +261,42 @@ async def test_select_for_update_of_locks_only_the_named_tables(database: Any, o
             Pet.objects.select_for_update(of=["owner"]).to_sql()
     finally:
         await database.execute("DROP TABLE pg_pets, pg_owners")
+
+
+def readme_blocks() -> list[str]:
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).parents[2] / "packages" / "orm" / "README.md"
+    section = readme.read_text().split("## PostgreSQL features", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+async def run_readme_block(block: str) -> dict[str, Any]:
+    """Define the block's models, create their tables, then run its statements."""
+    import ast
+
+    definitions, statements = block.split("\n\n\nawait ", 1)
+    namespace: dict[str, Any] = {"__name__": "readme_postgres"}
+    exec(compile(definitions, "README.md", "exec"), namespace)
+    models = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, Model)]
+    await create_tables(*(m for m in models if m is not Model))
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    await eval(compile("await " + statements, "README.md", "exec", flags=flags), namespace)
+    return namespace
+
+
+async def test_readme_postgres_example_runs(db: Any) -> None:
+    await db.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    found = await run_readme_block(readme_blocks()[0])
+    title = "Python web apps"
+    for name in ("english", "by_ann", "tagged", "ranked", "on_the_fly", "fuzzy"):
+        assert [a.title for a in found[name]] == [title], name
+    assert found["ranked"][0].rank > 0
+    assert found["exported"] == [title]
+    article = found["english"][0]
+    assert article.minutes == 6
+    persistence = await db.fetchval(
+        "SELECT relpersistence::text FROM pg_class WHERE relname = 'articles'"
+    )
+    assert persistence == "u"

@@ -177,3 +177,15 @@ async def test_without_pgvector_the_errors_name_the_extension(db: Any) -> None:
     with pytest.raises(ExtensionMissingError, match=r"extension `vector`.*pgvector"):
         async with db.transaction():
             await Stored.objects.annotate(d=CosineDistance("embedding", [1.0])).all()
+
+
+async def test_readme_vector_example_runs(vdb: Database) -> None:
+    from test_orm_postgres import readme_blocks, run_readme_block
+
+    previous = activate({**active_databases(), "default": vdb}, testing=True)
+    try:
+        found = await run_readme_block(readme_blocks()[1])
+    finally:
+        restore(previous)
+    assert len(found["nearest"]) == 1
+    assert len(found["close"]) == 1
