@@ -127,8 +127,18 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks (bench/): ``uv run nox -s bench -- http`` passes arguments through."""
+    """The benchmark suite (bench/): ``python -m bench suite``, every peer, writes RESULTS.md.
+
+    ``uv run nox -s bench -- suite --quick`` (or ``-- http``) passes arguments through.
+    """
     if not (ROOT / "bench" / "__main__.py").is_file():
         session.error("bench/__main__.py is missing: the benchmark harness is not in this checkout")
     _sync(session)
-    session.run("python", "-m", "bench", *(session.posargs or ["http"]))
+    session.run("python", "-m", "bench", *(session.posargs or ["suite"]))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with ``mkdocs build --strict`` (any warning fails)."""
+    _sync(session, "--group", "docs")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
