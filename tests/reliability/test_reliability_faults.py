@@ -20,45 +20,12 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
-from _reliability_serving import (
-    REPO,
-    STELLATE,
-    PrivatePostgres,
-    PrivateRedis,
-    Server,
-    bookstore_env,
-    migrate_and_seed,
-    private_postgres,
-    private_redis,
-    uvicorn_server,
-)
-
-POOL = {
-    "STELLATE_POOL_SIZE": "4",
-    "STELLATE_POOL_ACQUIRE_TIMEOUT": "1000",
-    "STELLATE_CONNECT_TIMEOUT": "1000",
-}
-
-
-@dataclass
-class Services:
-    postgres: PrivatePostgres
-    redis: PrivateRedis
-    env: dict[str, str]
-    folder: Path
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    with private_postgres() as postgres, private_redis() as redis:
-        env = bookstore_env(postgres.url, redis.url, **POOL)
-        migrate_and_seed(env)
-        yield Services(postgres, redis, env, tmp_path_factory.mktemp("faults"))
+from _reliability_serving import REPO, STELLATE, Server, uvicorn_server
+from conftest import Services
 
 
 @pytest.fixture(scope="module")
