@@ -142,3 +142,36 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with ``mkdocs build --strict`` (any warning fails)."""
     _sync(session, "--group", "docs")
     session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """The reliability suite in full (tests/reliability/README.md), or the soak.
+
+    ``uv run nox -s reliability`` runs tests/reliability with every hostile payload and
+    more property examples, the task worker's SIGTERM/SIGKILL tests and schemathesis
+    over the bookstore with 300 examples per operation. ``uv run nox -s reliability --
+    soak --seconds 300`` runs the soak instead (arguments after ``soak`` go to it).
+    """
+    _sync(session)
+    if session.posargs[:1] == ["soak"]:
+        session.run("python", "-m", "tests.reliability.soak", *session.posargs[1:])
+        return
+    env = {
+        "STELLATE_RELIABILITY_FULL": "1",
+        "STELLATE_SCHEMATHESIS_EXAMPLES": "300",
+    }
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        *(
+            session.posargs
+            or [
+                "tests/reliability",
+                "tests/tasks/test_tasks_processes.py",
+                "tests/examples/test_examples_bookstore_schemathesis.py",
+            ]
+        ),
+        env=env,
+    )

@@ -14,6 +14,7 @@ where the tree is false, since rows where it is unknown match neither.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -195,7 +196,8 @@ def _ids(rows: list[dict[str, Any]], tree: Any, want: bool) -> set[int]:
 
 
 @settings(
-    max_examples=250,
+    # `nox -s reliability` sets STELLATE_RELIABILITY_FULL=1: ten times the examples.
+    max_examples=2500 if os.environ.get("STELLATE_RELIABILITY_FULL") == "1" else 250,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
