@@ -9,6 +9,7 @@ import pytest
 from orm_core_models import ALL_MODELS, Author, Book, Comment, Publisher
 
 from stellate.orm import (
+    Concat,
     Count,
     Exists,
     F,
@@ -16,7 +17,10 @@ from stellate.orm import (
     FieldError,
     Model,
     OuterRef,
+    RowNumber,
     Subquery,
+    Value,
+    Window,
     transaction,
 )
 from stellate.orm.testing import create_tables
@@ -222,6 +226,54 @@ async def test_join_related_with_select_related_filters_and_windows(books: list[
     assert [(b.writer.name, b.note) for b in got] == [("Ann", "root"), ("Bob", None)]  # type: ignore[attr-defined]
 
 
+async def test_join_related_queryset_joins_first_matching_row(
+    books: list[Book], assert_num_queries: Any
+) -> None:
+    await Comment.objects.create(book_id=books[0].id, body="newer", score=2)
+    latest = Comment.objects.filter(book_id=OuterRef("id")).order_by("-id")
+    async with assert_num_queries(1):
+        got = await Book.objects.join_related(latest=latest, writer="author").order_by("id")
+    assert [b.latest.body if b.latest else None for b in got] == ["newer", None]  # type: ignore[attr-defined]
+    assert got[0].writer.name == "Ann"  # type: ignore[attr-defined]
+    assert len(got) == 2  # one row per book, however many comments match
+    sql = Book.objects.join_related(latest=latest).to_sql().sql
+    assert "LEFT JOIN LATERAL (SELECT " in sql
+    assert sql.endswith('LIMIT $1) AS "j1" ON TRUE')
+
+    # no foreign key needed; filters with values, and the cache rebinds them
+    def best(min_score: int) -> Any:
+        by_score = Comment.objects.filter(book_id=OuterRef("id"), score__gte=min_score)
+        return (
+            Book.objects.join_related(best=by_score.order_by("-score"))
+            .filter(pages__gt=0)
+            .order_by("id")
+        )
+
+    size = len(Book._meta.sql_cache)
+    low = await best(0)
+    high = await best(3)
+    assert len(Book._meta.sql_cache) == size + 1
+    assert [b.best.body if b.best else None for b in low] == ["newer", None]  # type: ignore[attr-defined]
+    assert [b.best for b in high] == [None, None]  # type: ignore[attr-defined]
+    # with annotations (parameters before the join's), aggregates, counts and windows
+    annotated = await (
+        Book.objects.annotate(label=Concat("title", Value("!")), n=Count("comments"))
+        .join_related(latest=latest)
+        .order_by("id")
+    )
+    assert [(b.label, b.n, b.latest and b.latest.body) for b in annotated] == [  # type: ignore[attr-defined]
+        ("A!", 2, "newer"),
+        ("B!", 0, None),
+    ]
+    assert await Book.objects.join_related(latest=latest).count() == 2
+    ranked = await (
+        Book.objects.join_related(latest=latest)
+        .annotate(rank=Window(RowNumber(), order_by="-pages"))
+        .filter(rank=1)
+    )
+    assert [(b.title, b.latest) for b in ranked] == [("B", None)]  # type: ignore[attr-defined]
+
+
 def test_join_related_errors() -> None:
     with pytest.raises(FieldError, match=r"would hide `Book\.title`"):
         Book.objects.join_related(title="author")
@@ -231,5 +283,11 @@ def test_join_related_errors() -> None:
         Book.objects.join_related(notes="comments")
     with pytest.raises(TypeError, match="takes a foreign key path"):
         Book.objects.join_related(writer=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a foreign key path or a queryset"):
+        Book.objects.join_related(writer=[Comment.objects.all()])  # type: ignore[arg-type]
     with pytest.raises(FieldError, match="would hide"):
         Book.objects.join_related(writer="author").join_related(writer="author")
+    with pytest.raises(FieldError, match=r"joins whole `Comment` rows; drop values\(\)"):
+        Book.objects.join_related(latest=Comment.objects.values("id"))
+    with pytest.raises(FieldError, match="cannot load relations of its own"):
+        Book.objects.join_related(latest=Comment.objects.select_related("book"))

@@ -293,6 +293,10 @@ async def test_subquery_aggregate_filter_and_update(rows: list[Book]) -> None:
         id=Subquery(Book.objects.order_by("-pages").values("id")[:1])
     ).values_list("title", flat=True)
     assert best == ["beta"]
+    # __in takes a Subquery as it takes the queryset itself
+    commented = Subquery(Comment.objects.filter(score__gt=0).values("book_id"))
+    got = await Book.objects.filter(id__in=commented).order_by("id").values_list("title", flat=True)
+    assert got == ["Alpha", "beta"]
     # in update(): copy an aggregate of related rows into a column
     await Book.objects.update(pages=Subquery(total))
     assert await Book.objects.order_by("id").values_list("pages", flat=True) == [1, 5, 0]
@@ -430,3 +434,4 @@ async def test_readme_expressions_example_runs(db: Any) -> None:
     assert namespace["longest"] == [{"title": "dune!", "rank": 1}]
     assert [n.so_far for n in await namespace["running"].order_by("id")] == [412, 532]
     assert sorted(r.name for r in namespace["ancestors"]) == ["europe", "world"]
+    assert [n.worst_review and n.worst_review.score for n in namespace["with_worst"]] == [-1, None]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm.exceptions import FieldError, unknown_name_error
-from stellate.orm.expressions import Expression, Q
+from stellate.orm.expressions import Expression, Q, Subquery
 from stellate.orm.lookups import (
     LOOKUPS,
     PAIR_LOOKUP_SUFFIXES,
@@ -87,15 +87,11 @@ class Query:
         self.window_where: tuple[Q, ...] = ()
         # with_cte(): (name, body SQL, recursive, parameter values), in call order.
         self.ctes: tuple[tuple[str, str, bool, tuple[Any, ...]], ...] = ()
-        # join_related(): (attribute name, foreign key path).
-        self.join_aliases: tuple[tuple[str, str], ...] = ()
+        # join_related(): (attribute name, foreign key path or a correlated QuerySet).
+        self.join_aliases: tuple[tuple[str, Any], ...] = ()
 
     def clone(self) -> Query:
-        new = Query.__new__(Query)
-        for slot in Query.__slots__:
-            setattr(new, slot, getattr(self, slot))
-        new.annotations = dict(self.annotations)
-        return new
+        return _clone_query(self)
 
     def is_plain(self) -> bool:
         """Whether this is ``Model.objects`` unchanged (no filters, options or modes)."""
@@ -118,39 +114,53 @@ class Query:
         )
 
     def shape(self) -> tuple[Any, ...]:
-        """What decides the SQL text (everything but the parameter values)."""
-        # Runs on every execution (the cache key): empty parts skip their generators.
-        where, having, order_by, annotations = (
-            self.where,
-            self.having,
-            self.order_by,
-            self.annotations,
-        )
-        return (
-            tuple(map(q_shape, where)) if where else (),
-            tuple(map(q_shape, having)) if having else (),
-            tuple(o if isinstance(o, str) else o.shape() for o in order_by) if order_by else (),
-            self.limit is None,
-            self.offset is None,
-            self.distinct,
-            self.only,
-            self.defer,
-            self.select_related,
-            tuple((name, expr.shape()) for name, expr in annotations.items())
-            if annotations
-            else (),
-            self.values_mode,
-            self.values_fields,
-            self.for_update,
-            self.group_by_values,
-            tuple(map(q_shape, self.window_where)) if self.window_where else (),
-            tuple(
-                (name, body, recursive, len(params)) for name, body, recursive, params in self.ctes
+        """What decides the SQL text (everything but the parameter values).
+
+        It is the cache key of every execution, so it holds only the parts that differ
+        from a fresh query, each tagged: short keys hash and compare fast.
+        """
+        parts: list[Any] = []
+        if self.where:
+            parts.append(("W", *map(q_shape, self.where)))
+        if self.having:
+            parts.append(("H", *map(q_shape, self.having)))
+        if self.order_by:
+            parts.append(("O", *[o if isinstance(o, str) else o.shape() for o in self.order_by]))
+        if self.limit is not None:
+            parts.append("L")
+        if self.offset is not None:
+            parts.append("S")
+        if self.distinct:
+            parts.append("D")
+        if self.only is not None:
+            parts.append(("only", self.only))
+        if self.defer:
+            parts.append(("defer", self.defer))
+        if self.select_related:
+            parts.append(("related", self.select_related))
+        if self.annotations:
+            parts.append(("A", *[(n, e.shape()) for n, e in self.annotations.items()]))
+        if self.values_mode is not None:
+            parts.append(("V", self.values_mode, self.values_fields, self.group_by_values))
+        elif self.group_by_values:
+            parts.append("G")
+        if self.for_update is not None:
+            parts.append(("lock", self.for_update))
+        if self.window_where:
+            parts.append(("WW", *map(q_shape, self.window_where)))
+        if self.ctes:
+            parts.append(("CTE", *[(n, body, rec, len(p)) for n, body, rec, p in self.ctes]))
+        if self.join_aliases:
+            parts.append(
+                (
+                    "J",
+                    *[
+                        (attr, path if isinstance(path, str) else path._query.shape())
+                        for attr, path in self.join_aliases
+                    ],
+                )
             )
-            if self.ctes
-            else (),
-            self.join_aliases,
-        )
+        return tuple(parts)
 
     def flatten(
         self, out: list[Any], *, select_annotations: bool = True, ordering: bool = True
@@ -168,6 +178,15 @@ class Query:
         if select_annotations or self.window_where:
             for expr in annotations.values():
                 expr.flatten(out)
+        if (
+            self.join_aliases
+            and self.values_mode is None
+            and (self.window_where or (select_annotations and ordering))
+        ):
+            # join_related() querysets: compiled with the model rows of a SELECT only.
+            for _attr, path in self.join_aliases:
+                if not isinstance(path, str):
+                    lateral_query(path).flatten(out)
         for q in self.where:
             q_flatten(q, out, annotations)
         for q in self.having:
@@ -183,6 +202,39 @@ class Query:
             out.append(self.limit)
         if self.offset is not None:
             out.append(self.offset)
+
+
+def lateral_query(queryset: Any) -> Query:
+    """The query a ``join_related(attr=queryset)`` joins: its first row only."""
+    query: Query = queryset._query
+    if query.limit == 1:
+        return query
+    first = query.clone()
+    first.limit = 1
+    return first
+
+
+def _generate_clone() -> Callable[[Query], Query]:
+    # Every chained call clones: straight-line copies of each slot are about twice as
+    # fast as a getattr/setattr loop over __slots__ (and still follow new slots).
+    lines = [f"    new.{slot} = query.{slot}" for slot in Query.__slots__ if slot != "annotations"]
+    source = "\n".join(
+        [
+            "def clone(query):",
+            "    new = new_query(Query)",
+            *lines,
+            "    new.annotations = dict(query.annotations)",
+            "    return new",
+        ]
+    )
+    namespace: dict[str, Any] = {}
+    env = {"new_query": object.__new__, "Query": Query}
+    exec(compile(source, "<Query.clone>", "exec"), env, namespace)  # noqa: S102 - slot names only
+    clone: Callable[[Query], Query] = namespace["clone"]
+    return clone
+
+
+_clone_query = _generate_clone()
 
 
 def _value_shape(key: str, value: Any) -> Any:
@@ -537,6 +589,9 @@ class CompileContext:
             else:
                 valid = ", ".join(f"`{name}`" for name in sorted({*LOOKUPS, *TRANSFORMS}))
                 raise FieldError(f"Unknown lookup `{part}` in `{key}`; valid lookups: {valid}")
+        if lookup == "in" and isinstance(value, Subquery):
+            # id__in=Subquery(qs) means what id__in=qs means: IN (SELECT ...).
+            value = value.queryset
         return build_lookup(lookup, column, field, value, self, key)
 
     def compile_q(self, q: Q) -> str:

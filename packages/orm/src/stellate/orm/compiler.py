@@ -325,6 +325,81 @@ def _windowed_select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, ki
     return sql
 
 
+def _attach_joined(
+    segments: list[RelatedSegment],
+    related_columns: list[str],
+    group_by: list[str],
+    attr: str,
+    target: type[Model],
+    ref: str,
+    position: int,
+    fk_name: str,
+    *,
+    has_aggregate: bool,
+    group_all: bool = False,
+) -> int:
+    """Select ``target``'s columns from ``ref`` and attach the instance as ``attr`` of the
+    root row (foreign key attributes keep their plain values). Returns the next position."""
+    tmeta = target._meta
+    start = position
+    columns = [f"{ref}.{quote_name(f.column)}" for f in tmeta.field_list]
+    related_columns.extend(columns)
+    if has_aggregate:
+        # A subquery's columns are not functionally dependent on its primary key.
+        group_by.extend(columns if group_all else [f"{ref}.{quote_name(tmeta.pk.column)}"])
+    segments.append(
+        RelatedSegment(
+            parent=0,
+            attr=attr,
+            fk_name=fk_name,
+            as_key=False,
+            model=target,
+            start=start,
+            end=start + len(columns),
+            pk_index=start + tmeta.field_list.index(tmeta.pk),
+            names=tmeta.field_names,
+            converters=tmeta.from_db_converters,
+        )
+    )
+    return start + len(columns)
+
+
+def _join_lateral(
+    ctx: CompileContext,
+    attr: str,
+    queryset: Any,
+    segments: list[RelatedSegment],
+    related_columns: list[str],
+    group_by: list[str],
+    position: int,
+    has_aggregate: bool,
+) -> int:
+    """``join_related(attr=qs)``: ``LEFT JOIN LATERAL (qs LIMIT 1) ON TRUE``, so each
+    row gets at most the first matching row (``None`` without one)."""
+    from stellate.orm._context import Join, lateral_query
+
+    query = lateral_query(queryset)
+    ctx.counter.aliases += 1
+    inner = CompileContext(query.model, outer=ctx, alias=f"s{ctx.counter.aliases}")
+    sql = compile_select_sql(query, inner)
+    alias = quote_name(f"j{ctx.counter.aliases}")
+    ctx.joins[("join_related", attr)] = Join(
+        alias, query.model, f"LEFT JOIN LATERAL ({sql}) AS {alias} ON TRUE"
+    )
+    return _attach_joined(
+        segments,
+        related_columns,
+        group_by,
+        attr,
+        query.model,
+        alias,
+        position,
+        attr,
+        has_aggregate=has_aggregate,
+        group_all=True,
+    )
+
+
 def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) -> str:
     if query.window_where:
         if kind == "aggregate":
@@ -392,32 +467,23 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
             )
             index_of[names_path] = len(segments)
         for attr, path in query.join_aliases:
+            if not isinstance(path, str):
+                continue  # joined after the annotations, whose parameters come first
             names_path, chain = _related_paths(model, (path,))[-1]
             left_model, left_ref = model, ref
             for depth in range(len(names_path)):
                 sub = names_path[: depth + 1]
                 left_model, left_ref = ctx._join_forward(sub, chain[depth][0], left_ref)
-            tmeta = left_model._meta
-            start = position
-            related_columns.extend(f"{left_ref}.{quote_name(f.column)}" for f in tmeta.field_list)
-            position += len(tmeta.field_list)
-            if has_aggregate:
-                group_by.append(f"{left_ref}.{quote_name(tmeta.pk.column)}")
-            # Attached to the root instance under its own name; the foreign key
-            # attributes keep their plain values.
-            segments.append(
-                RelatedSegment(
-                    parent=0,
-                    attr=attr,
-                    fk_name=chain[-1][0].name,
-                    as_key=False,
-                    model=left_model,
-                    start=start,
-                    end=position,
-                    pk_index=start + tmeta.field_list.index(tmeta.pk),
-                    names=tmeta.field_names,
-                    converters=tmeta.from_db_converters,
-                )
+            position = _attach_joined(
+                segments,
+                related_columns,
+                group_by,
+                attr,
+                left_model,
+                left_ref,
+                position,
+                chain[-1][0].name,
+                has_aggregate=has_aggregate,
             )
         plan.related = segments
         plan.names = (*names, *query.annotations)
@@ -425,6 +491,12 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
         annotation_sql = [
             f"{expr.compile(ctx)} AS {quote_name(name)}" for name, expr in query.annotations.items()
         ]
+        for attr, path in query.join_aliases:
+            if isinstance(path, str):
+                continue
+            position = _join_lateral(
+                ctx, attr, path, segments, related_columns, group_by, position, has_aggregate
+            )
         columns.extend(annotation_sql)
         columns.extend(related_columns)
     else:

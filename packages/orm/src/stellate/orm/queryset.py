@@ -275,15 +275,20 @@ class QuerySet(Generic[M]):
         qs._query.for_update = (skip_locked, nowait, tuple(of))
         return qs
 
-    def join_related(self, **aliases: str) -> QuerySet[M]:
-        """LEFT JOIN foreign keys in the same query and attach each related instance
-        under a name of your choice, leaving every foreign key attribute as it is.
+    def join_related(self, **aliases: str | QuerySet[Any]) -> QuerySet[M]:
+        """Join related rows in the same query and attach each under a name you choose,
+        leaving every foreign key attribute as it is. For what ``select_related``
+        cannot say:
 
-        What ``select_related`` cannot say: ``join_related(writer="author_id")``
-        attaches the author as ``book.writer`` while ``book.author_id`` stays the int
-        (no wrapped key); ``join_related(house="author__publisher")`` attaches a
-        relation two hops away directly on the root (``book.house``). A missing row
-        (NULL key) attaches ``None``. Reverse and many-to-many relations need
+        - ``join_related(writer="author_id")`` attaches the author as ``book.writer``
+          while ``book.author_id`` stays the int; ``join_related(house="author__publisher")``
+          attaches a row two foreign keys away directly on the root (``book.house``).
+        - ``join_related(latest=Comment.objects.filter(book_id=OuterRef("id"))
+          .order_by("-id"))`` joins rows with no foreign key, filtered and ordered as
+          you like: ``LEFT JOIN LATERAL (... LIMIT 1)``, so each row gets the first
+          match and is never repeated.
+
+        With no matching row the attribute is ``None``. Many rows per parent need
         ``prefetch_related``.
         """
         from stellate.orm.compiler import _related_paths
@@ -299,11 +304,15 @@ class QuerySet(Generic[M]):
                     f"join_related(`{attr}`=...) would hide `{self.model.__name__}.{attr}`; "
                     "choose another attribute name"
                 )
-            if not isinstance(path, str):
+            if isinstance(path, QuerySet):
+                _check_joinable(attr, path)
+            elif isinstance(path, str):
+                _related_paths(self.model, (path,))
+            else:
                 raise TypeError(
-                    f"join_related(`{attr}`=...) takes a foreign key path, got `{path!r}`"
+                    f"join_related(`{attr}`=...) takes a foreign key path or a queryset, "
+                    f"got `{path!r}`"
                 )
-            _related_paths(self.model, (path,))
         qs = self._chain()
         qs._query.join_aliases = (*qs._query.join_aliases, *aliases.items())
         return qs
@@ -689,6 +698,20 @@ def _flip(item: str | Expression) -> str | Expression:
     if isinstance(item, Expression):
         return item.desc()
     return item if item == "?" else item[1:] if item.startswith("-") else f"-{item}"
+
+
+def _check_joinable(attr: str, queryset: QuerySet[Any]) -> None:
+    query = queryset._query
+    if query.values_mode is not None or query.only is not None or query.defer:
+        raise FieldError(
+            f"join_related(`{attr}`=...) joins whole `{query.model.__name__}` rows; drop "
+            "values()/only()/defer() from its queryset"
+        )
+    if query.select_related or query.prefetch or query.join_aliases:
+        raise FieldError(
+            f"join_related(`{attr}`=...): the joined queryset cannot load relations of its "
+            "own; join them on the outer queryset instead"
+        )
 
 
 def _check_count(name: str, value: int) -> None:
