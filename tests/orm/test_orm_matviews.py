@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from stellate.orm import Database, Field, Model, OrmError, ReadOnlyModelError
+from stellate.orm.migrations.autodetector import detect_changes
+from stellate.orm.migrations.models_state import state_from_models
+from stellate.orm.migrations.state import ProjectState
 from stellate.orm.schema import create_table_sql
 from stellate.orm.testing import create_tables
 
@@ -107,3 +110,53 @@ def test_materialized_view_must_be_sql() -> None:
                 materialized_view = "  "
 
             id: int = Field(primary_key=True)
+
+
+async def test_migrations_create_the_view_after_its_tables_and_rebuild_it(db: Database) -> None:
+    models = [MvAuthorStats, MvAuthor, MvBook]
+    new = state_from_models(models)
+    view = new.tables["mv_author_stats"]
+    assert view.materialized_view is not None
+    assert [i.name for i in view.indexes] == ["mv_author_stats_id_uniq", "mv_author_stats_name_idx"]
+    operations = detect_changes(ProjectState(), new)
+    assert [op.describe() for op in operations] == [
+        "Create table `mv_authors`",
+        "Create table `mv_books`",
+        "Create materialized view `mv_author_stats`",
+    ]
+    state = ProjectState()
+    for operation in operations:
+        for statement in operation.forward_sql(state):
+            await db.execute(statement)
+        operation.state_forwards(state)
+    author = await MvAuthor.objects.create(name="Jemisin")
+    await MvBook.objects.create(author_id=author.pk, pages=400)
+    await MvAuthorStats.refresh(concurrently=True)  # the migrated unique index serves it
+    assert (await MvAuthorStats.objects.get(pk=author.pk)).books == 1
+    # Nothing to do when the models did not change.
+    assert detect_changes(state, state_from_models(models)) == []
+    # Another SELECT: the view is dropped and created again.
+    changed = state_from_models(models)
+    changed.tables[
+        "mv_author_stats"
+    ].materialized_view = "SELECT a.id, a.name, 0 AS books, 0 AS pages FROM mv_authors a"
+    rebuild = detect_changes(state, changed)
+    assert [op.describe() for op in rebuild] == [
+        "Drop table `mv_author_stats`",
+        "Create materialized view `mv_author_stats`",
+    ]
+    for operation in rebuild:
+        for statement in operation.forward_sql(state):
+            await db.execute(statement)
+        operation.state_forwards(state)
+    assert (await MvAuthorStats.objects.get(pk=author.pk)).books == 0
+    # Removing the models drops the view before the tables its SELECT reads.
+    drop = detect_changes(state, ProjectState())
+    assert next(op.describe() for op in drop) == "Drop table `mv_author_stats`"
+    statements = [s for op in drop for s in op.forward_sql(state)]
+    assert statements[0] == 'DROP MATERIALIZED VIEW "mv_author_stats"'
+    for operation in drop:
+        for statement in operation.forward_sql(state):
+            await db.execute(statement)
+        operation.state_forwards(state)
+    assert state.tables == {}

@@ -33,7 +33,6 @@ import asyncpg
 
 from stellate.orm import _execute, cache
 from stellate.orm.exceptions import OrmError
-from stellate.orm.models import quote_name
 
 if TYPE_CHECKING:
     from stellate.orm.models import Model
@@ -68,26 +67,14 @@ def view_unique_index_name(model: type[Model]) -> str:
 
 
 def create_view_sql(model: type[Model]) -> list[str]:
-    """CREATE MATERIALIZED VIEW and its indexes (unique on the primary key first)."""
-    from stellate.orm.schema import index_name
+    """CREATE MATERIALIZED VIEW and its indexes (unique on the primary key first).
 
-    meta = model._meta
-    sql = (meta.materialized_view or "").strip().rstrip(";")
-    statements = [
-        f"CREATE MATERIALIZED VIEW {meta.qtable} AS {sql}",
-        f"CREATE UNIQUE INDEX {quote_name(view_unique_index_name(model))} ON {meta.qtable} "
-        f"({quote_name(meta.pk.column)})",
-    ]
-    for field in meta.field_list:
-        if field.primary_key or not (field.index or field.unique):
-            continue
-        suffix = "uniq" if field.unique else "idx"
-        name = index_name(meta.table, [field.column], suffix)
-        unique = "UNIQUE " if field.unique else ""
-        statements.append(
-            f"CREATE {unique}INDEX {quote_name(name)} ON {meta.qtable} ({quote_name(field.column)})"
-        )
-    return statements
+    The same statements migrations run (both come from the view's migration state).
+    """
+    from stellate.orm.migrations._sql import create_table
+    from stellate.orm.migrations.models_state import view_state
+
+    return create_table(view_state(model))
 
 
 async def refresh(model: type[Model], *, concurrently: bool = False) -> None:

@@ -60,7 +60,15 @@ def foreign_key_clause(table: str, column: str, fk: ForeignKeyState, *, alone: b
 
 
 def create_table(table: TableState) -> list[str]:
-    """CREATE TABLE plus the statements for its indexes and index-backed constraints."""
+    """CREATE TABLE plus the statements for its indexes and index-backed constraints.
+
+    A materialized view is created from its SELECT, then its indexes.
+    """
+    if table.materialized_view is not None:
+        return [
+            f"CREATE MATERIALIZED VIEW {quote(table.name)} AS {table.materialized_view}",
+            *(create_index(table.name, index) for index in table.indexes),
+        ]
     items = [column_definition(table.name, column) for column in table.columns]
     if table.primary_key:
         columns = ", ".join(quote(c) for c in table.primary_key)
@@ -186,3 +194,10 @@ def require_extension(name: str) -> str:
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = "
         f"'{literal}') THEN RAISE EXCEPTION '{message}'; END IF; END $$"
     )
+
+
+def drop_table(table: TableState | None, name: str) -> str:
+    """DROP TABLE, or DROP MATERIALIZED VIEW when ``table`` is one."""
+    if table is not None and table.materialized_view is not None:
+        return f"DROP MATERIALIZED VIEW {quote(name)}"
+    return f"DROP TABLE {quote(name)}"

@@ -66,21 +66,52 @@ def detect_changes(old: ProjectState, new: ProjectState) -> list[ops.Operation]:
             rename.state_forwards(working)
             operations.append(rename)
 
-    created = [t for name, t in new.tables.items() if name not in working.tables]
+    # A materialized view whose SELECT or columns change is dropped and created again
+    # (PostgreSQL cannot alter either); views are dropped before and created after the
+    # tables, since their SELECT reads them.
+    rebuilt = [
+        name
+        for name, table in new.tables.items()
+        if name in working.tables and _view_changed(working.tables[name], table)
+    ]
+    operations.extend(ops.DropTable(table=name) for name in rebuilt)
+    dropped = [t for name, t in working.tables.items() if name not in new.tables]
     operations.extend(
-        ops.CreateTable(table=t.without_hints()) for t in ordered_by_references(created)
+        ops.DropTable(table=t.name) for t in dropped if t.materialized_view is not None
+    )
+    created = [
+        t for name, t in new.tables.items() if name not in working.tables or name in rebuilt
+    ]
+    operations.extend(
+        ops.CreateTable(table=t.without_hints())
+        for t in ordered_by_references(created)
+        if t.materialized_view is None
     )
 
     for name, table in new.tables.items():
-        if name in working.tables:
+        if name in working.tables and name not in rebuilt:
             operations.extend(_diff_table(working.tables[name], table))
 
-    dropped = [t for name, t in working.tables.items() if name not in new.tables]
-    operations.extend(ops.DropTable(table=t.name) for t in reversed(ordered_by_references(dropped)))
+    operations.extend(
+        ops.CreateTable(table=t.without_hints()) for t in created if t.materialized_view is not None
+    )
+    operations.extend(
+        ops.DropTable(table=t.name)
+        for t in reversed(ordered_by_references(dropped))
+        if t.materialized_view is None
+    )
     operations.extend(
         ops.DropExtension(name=name) for name in old.extensions if name not in new.extensions
     )
     return operations
+
+
+def _view_changed(old: TableState, new: TableState) -> bool:
+    if old.materialized_view is None and new.materialized_view is None:
+        return False
+    return old.materialized_view != new.materialized_view or [
+        c.without_hints() for c in old.columns
+    ] != [c.without_hints() for c in new.columns]
 
 
 def _diff_table(old: TableState, new: TableState) -> list[ops.Operation]:
@@ -147,6 +178,7 @@ def _same_column(a: ColumnState, b: ColumnState) -> bool:
         and a.identity == b.identity
         and a.unique == b.unique
         and a.foreign_key == b.foreign_key
+        and a.generated == b.generated
     )
 
 

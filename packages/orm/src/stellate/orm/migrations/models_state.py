@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from stellate.orm.many_to_many import ManyToManyField
     from stellate.orm.models import Model
 
-__all__ = ["load_models", "state_from_models"]
+__all__ = ["load_models", "state_from_models", "view_state"]
 
 _SERIAL = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT"}
 
@@ -104,6 +104,9 @@ def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
                 f"`{meta.table}`: give one another `Meta.table` (or make it a proxy)"
             )
         owners[meta.table] = model.__qualname__
+        if meta.materialized_view is not None:
+            tables[meta.table] = view_state(model)
+            continue
         for item in [*meta.field_list, *meta.indexes]:
             extension = getattr(item, "db_extension", None)
             if isinstance(extension, str):
@@ -129,6 +132,36 @@ def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
             ],
         )
     return ProjectState(tables=tables, extensions=sorted(extensions))
+
+
+def view_state(model: type[Model]) -> TableState:
+    """A materialized view: its SELECT, output columns and indexes (as ``views.py`` makes)."""
+    from stellate.orm.views import view_unique_index_name
+
+    meta = model._meta
+    unique_key = IndexState(
+        name=view_unique_index_name(model), columns=[meta.pk.column], unique=True
+    )
+    indexes = [unique_key]
+    for field in meta.field_list:
+        if field.primary_key or not (field.index or field.unique):
+            continue
+        suffix = "uniq" if field.unique else "idx"
+        indexes.append(
+            IndexState(
+                name=index_name(meta.table, [field.column], suffix),
+                columns=[field.column],
+                unique=field.unique,
+            )
+        )
+    return TableState(
+        name=meta.table,
+        columns=[
+            ColumnState(name=f.column, type=f.reference_type(), null=True) for f in meta.field_list
+        ],
+        indexes=indexes,
+        materialized_view=(meta.materialized_view or "").strip().rstrip(";"),
+    )
 
 
 def _junction(m2m: ManyToManyField) -> TableState:

@@ -65,10 +65,11 @@ class CreateTable(Operation, tag=True):
         return _sql.create_table(self.table)
 
     def reverse_sql(self, state: ProjectState) -> list[str]:
-        return [f"DROP TABLE {_sql.quote(self.table.name)}"]
+        return [_sql.drop_table(self.table, self.table.name)]
 
     def describe(self) -> str:
-        return f"Create table `{self.table.name}`"
+        kind = "materialized view" if self.table.materialized_view is not None else "table"
+        return f"Create {kind} `{self.table.name}`"
 
 
 class DropTable(Operation, tag=True):
@@ -81,7 +82,7 @@ class DropTable(Operation, tag=True):
         del state.tables[self.table]
 
     def forward_sql(self, state: ProjectState) -> list[str]:
-        return [f"DROP TABLE {_sql.quote(self.table)}"]
+        return [_sql.drop_table(state.tables.get(self.table), self.table)]
 
     def reverse_sql(self, state: ProjectState) -> list[str]:
         return _sql.create_table(state.table(self.table))
@@ -261,14 +262,38 @@ class AlterColumn(Operation, tag=True):
 
     def forward_sql(self, state: ProjectState) -> list[str]:
         old = state.table(self.table).column(self.column.name)
+        if old.generated != self.column.generated:
+            return _regenerate(state.table(self.table), self.column)
         return _sql.alter_column(self.table, old, self.column, self.using)
 
     def reverse_sql(self, state: ProjectState) -> list[str]:
         old = state.table(self.table).column(self.column.name)
+        if old.generated != self.column.generated:
+            return _regenerate(state.table(self.table), old)
         return _sql.alter_column(self.table, self.column, old, None)
 
     def describe(self) -> str:
         return f"Alter column `{self.column.name}` of `{self.table}`"
+
+
+def _regenerate(table: TableState, column: ColumnState) -> list[str]:
+    """Drop and re-add a column whose generation expression changes.
+
+    PostgreSQL before 17 cannot change the expression in place. A generated column's
+    values are recomputed from the row, so nothing is lost unless the column turns
+    from a plain one into a generated one; its indexes are rebuilt after the add.
+    """
+    name = _sql.quote(table.name)
+    statements = [
+        f"ALTER TABLE {name} DROP COLUMN {_sql.quote(column.name)}",
+        f"ALTER TABLE {name} ADD COLUMN {_sql.column_definition(table.name, column)}",
+    ]
+    statements.extend(
+        _sql.create_index(table.name, index)
+        for index in table.indexes
+        if _index_involves(index, column.name)
+    )
+    return statements
 
 
 class RenameColumn(Operation, tag=True):

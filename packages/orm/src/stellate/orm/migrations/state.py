@@ -137,6 +137,8 @@ class TableState(msgspec.Struct, kw_only=True, omit_defaults=True):
         constraints: named check/unique constraints.
         unlogged: an ``UNLOGGED`` table.
         renamed_from: a hint from ``Meta.renamed_from`` for the autodetector only.
+        materialized_view: the SELECT of a materialized view (``Meta.materialized_view``);
+            the columns then describe its output and only the indexes are DDL.
     """
 
     name: str
@@ -145,6 +147,7 @@ class TableState(msgspec.Struct, kw_only=True, omit_defaults=True):
     constraints: list[ConstraintState] = msgspec.field(default_factory=list)
     unlogged: bool = False
     renamed_from: str | None = None
+    materialized_view: str | None = None
 
     def column(self, name: str) -> ColumnState:
         """The column called ``name``.
@@ -197,6 +200,7 @@ class TableState(msgspec.Struct, kw_only=True, omit_defaults=True):
             indexes=list(self.indexes),
             constraints=list(self.constraints),
             unlogged=self.unlogged,
+            materialized_view=self.materialized_view,
         )
 
 
