@@ -15,6 +15,7 @@ import enum
 import functools
 import json
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ __all__ = ["ChangeList"]
 _RESERVED = frozenset({"q", "o", "after"})
 _SUFFIXES = ("__gte", "__lte", "__isnull")
 _UNSORTABLE = forms.LONG_KINDS | {Kind.MANY_TO_MANY, Kind.FOREIGN_KEY}
+#: Kinds whose cell is ``str(value)``.
+_PLAIN_KINDS = frozenset({Kind.TEXT, Kind.TEXTAREA, Kind.INTEGER, Kind.DECIMAL, Kind.UUID})
 
 
 @dataclass(slots=True)
@@ -247,7 +250,12 @@ class ChangeList:
         more = len(objects) > admin.list_per_page
         objects = objects[: admin.list_per_page]
         self._columns()
-        self.rows = [self._row(site, obj) for obj in objects]
+        cells = self._cell_functions(site)
+        object_url = admin.object_url
+        self.rows = [
+            Row(pk=str(obj.pk), url=object_url(obj.pk), cells=[cell(obj) for cell in cells])
+            for obj in objects
+        ]
         if more:
             last = objects[-1]
             sort_value = last.__dict__.get(self.sort_field.name)
@@ -276,23 +284,21 @@ class ChangeList:
                 column.sort_url = self._url(o=f"{flip}{name}")
             self.columns.append(column)
 
-    def _row(self, site: AdminSite, obj: Model) -> Row:
+    def _cell_functions(self, site: AdminSite) -> list[Callable[[Model], str]]:
+        """One function per column turning a row into its cell text (chosen once per page)."""
         meta = self.admin.model._meta
-        cells: list[str] = []
+        functions: list[Callable[[Model], str]] = []
         for name in self.admin.display:
             field_ = meta.fields.get(name)
             if field_ is None:
-                cells.append(str(getattr(self.admin, name)(obj)))
+                functions.append(functools.partial(_method_cell, getattr(self.admin, name)))
             elif field_.is_relation:
-                related = obj.__dict__.get(field_.relation_name)
-                if related is None:
-                    raw = obj.__dict__.get(name)
-                    cells.append("—" if raw is None else f"#{getattr(raw, 'raw', raw)}")
-                else:
-                    cells.append(site.label(related))
+                functions.append(functools.partial(_related_cell, site, field_))
+            elif forms.field_kind(field_) in _PLAIN_KINDS:
+                functions.append(functools.partial(_plain_cell, name))
             else:
-                cells.append(display_value(field_, obj.__dict__.get(name)))
-        return Row(pk=str(obj.pk), url=self.admin.object_url(obj.pk), cells=cells)
+                functions.append(functools.partial(_value_cell, field_))
+        return functions
 
     async def _build_filters(self, site: AdminSite) -> None:
         meta = self.admin.model._meta
@@ -350,6 +356,27 @@ class ChangeList:
         if kind == Kind.FOREIGN_KEY:
             return await site.related_choices(field_, self.admin.choices_limit)
         return []
+
+
+def _method_cell(method: Callable[[Model], Any], obj: Model) -> str:
+    return str(method(obj))
+
+
+def _related_cell(site: AdminSite, field_: Field, obj: Model) -> str:
+    related = obj.__dict__.get(field_.relation_name)
+    if related is not None:
+        return site.label(related)
+    raw = obj.__dict__.get(field_.name)
+    return "—" if raw is None else f"#{getattr(raw, 'raw', raw)}"
+
+
+def _plain_cell(name: str, obj: Model) -> str:
+    value = obj.__dict__.get(name)
+    return "—" if value is None else str(value)
+
+
+def _value_cell(field_: Field, obj: Model) -> str:
+    return display_value(field_, obj.__dict__.get(field_.name))
 
 
 def _member_label(member: enum.Enum) -> str:

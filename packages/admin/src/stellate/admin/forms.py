@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import json
 import typing
 import uuid
@@ -53,6 +54,7 @@ class InputError(ValueError):
     """The text of one input is not a valid value; the message is for the user."""
 
 
+@functools.cache  # fields live as long as their model class; a handful per model
 def field_kind(field: Field) -> Kind:
     """The input ``field`` is edited with."""
     if field.is_relation:

@@ -35,7 +35,10 @@ class AdminPlugin(Plugin):
     def setup(self, app: App) -> None:
         config = self.config if isinstance(self.config, AdminSettings) else AdminSettings()
         site = AdminSite(
-            prefix=config.prefix, title=config.title, template_dirs=config.template_dirs
+            prefix=config.prefix,
+            title=config.title,
+            template_dirs=config.template_dirs,
+            reload_templates=app.settings.debug,
         )
         app.add_extension("admin", site)
         add_admin_routes(app, site)

@@ -56,6 +56,8 @@ class AdminSite:
         title: shown in the header and page titles.
         template_dirs: folders searched before the built-in templates, so
             ``admin/base.html`` or ``admin/<app>/<model>/change_form.html`` there wins.
+        reload_templates: check template files for changes on every render (the
+            plugin turns it on with ``STELLATE_DEBUG``); off, each is read once.
 
     Example:
         ```python
@@ -75,6 +77,7 @@ class AdminSite:
         prefix: str = "/admin",
         title: str = "Stellate admin",
         template_dirs: Sequence[str | Path] = (),
+        reload_templates: bool = False,
     ) -> None:
         self.prefix = prefix.rstrip("/")
         self.title = title
@@ -91,6 +94,7 @@ class AdminSite:
             trim_blocks=True,
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
+            auto_reload=reload_templates,
         )
 
     # -- registration ----------------------------------------------------------------------
