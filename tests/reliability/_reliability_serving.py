@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -255,3 +256,13 @@ def migrate_and_seed(env: Mapping[str, str]) -> None:
         )
         if result.returncode != 0:
             raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+
+
+@dataclass
+class Services:
+    """Private PostgreSQL and Redis with the bookstore migrated and seeded."""
+
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+    env: dict[str, str]
+    folder: Path

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from _reliability_serving import (
-    PrivatePostgres,
-    PrivateRedis,
+    Services,
     bookstore_env,
     migrate_and_seed,
     private_postgres,
@@ -35,16 +33,6 @@ POOL = {
 def pytest_configure() -> None:
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-
-
-@dataclass
-class Services:
-    """Private PostgreSQL and Redis with the bookstore migrated and seeded."""
-
-    postgres: PrivatePostgres
-    redis: PrivateRedis
-    env: dict[str, str]
-    folder: Path
 
 
 @pytest.fixture(scope="session")

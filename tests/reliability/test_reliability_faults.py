@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 import pytest
-from _reliability_serving import REPO, STELLATE, Server, uvicorn_server
-from conftest import Services
+from _reliability_serving import REPO, STELLATE, Server, Services, uvicorn_server
 
 
 @pytest.fixture(scope="module")

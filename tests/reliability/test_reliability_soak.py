@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from _reliability_serving import uvicorn_server
-from conftest import Services
+from _reliability_serving import Services, uvicorn_server
 from soak import check_writes, drive, server_rss_mib
 
 
