@@ -32,7 +32,7 @@ from stellate.core.plugins import (
 )
 from stellate.core.requests import Request
 from stellate.core.responses import JSONResponse
-from stellate.core.routing import Handler, HandlerRoute
+from stellate.core.routing import Handler, HandlerRoute, StaticPathRouter
 from stellate.core.settings import CoreSettings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ class App(Starlette):
 
         self.settings: CoreSettings = core
         super().__init__(debug=core.debug, routes=routes, middleware=middleware)
+        self.router = StaticPathRouter(list(self.router.routes))
         self.router.lifespan_context = self._lifespan
         self.exception_handlers[StarletteHTTPException] = http_exception_response
         self._extensions: dict[str, tuple[str, Any]] = {}
