@@ -290,7 +290,12 @@ async def _with_app(app: App, work: Any) -> Any:
 
 
 def _createsuperuser(app: App, auth: Auth) -> click.Command:
-    @click.command("createsuperuser", help="Create a staff superuser account.")
+    @click.command(
+        "createsuperuser",
+        help="Create a staff superuser account.\n\n\b\nExamples:\n"
+        "  stellate --app app:app createsuperuser\n"
+        "  stellate --app app:app createsuperuser --username admin --email a@example.com",
+    )
     @click.option("--username", prompt=True)
     @click.option("--email", default="", prompt="Email (optional)", show_default=False)
     @click.password_option("--password", help="Prompted (twice) when omitted.")
@@ -347,7 +352,11 @@ def _convert(model: type[Model], name: str, value: str) -> Any:
 
 
 def _changepassword(app: App, auth: Auth) -> click.Command:
-    @click.command("changepassword", help="Set a user's password and end their sessions.")
+    @click.command(
+        "changepassword",
+        help="Set a user's password and end their sessions.\n\n\b\nExample:\n"
+        "  stellate --app app:app changepassword admin",
+    )
     @click.argument("username")
     @click.password_option("--password", help="Prompted (twice) when omitted.")
     def changepassword(username: str, password: str) -> None:

@@ -8,6 +8,7 @@ Plugins add their own commands with ``app.add_command(click_command)`` in
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -242,8 +243,24 @@ def run(
         workers=workers,
         reload=reload,
         log_level=log_level,
+        log_config=_log_config(log_level),
         app_dir=os.getcwd(),
     )
+
+
+def _log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging plus Stellate's loggers, so startup work is visible.
+
+    Without it the ``stellate.*`` loggers have no handler and what the plugins do at
+    startup (starting the embedded PostgreSQL, applying migrations, starting a worker)
+    would be silent until something goes wrong.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    level = "DEBUG" if log_level == "trace" else log_level.upper()
+    config["loggers"]["stellate"] = {"handlers": ["default"], "level": level, "propagate": False}
+    return config
 
 
 # -- plugins ------------------------------------------------------------------------

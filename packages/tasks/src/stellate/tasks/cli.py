@@ -32,7 +32,14 @@ def worker_command(app: App, queue: TaskQueue) -> click.Command:
     def worker(
         queues: tuple[str, ...], concurrency: int | None, burst: bool, poll_delay: float | None
     ) -> None:
-        """Run a worker for this app's tasks (with the app's startup and shutdown)."""
+        """Run a worker for this app's tasks (with the app's startup and shutdown).
+
+        \b
+        Examples:
+          stellate --app app:app worker
+          stellate --app app:app worker --queue emails --concurrency 20
+          stellate --app app:app worker --burst      # drain the queues, then exit
+        """
 
         if not logging.getLogger().handlers:
             logging.basicConfig(
@@ -75,7 +82,14 @@ def tasks_command(app: App, queue: TaskQueue) -> click.Group:
     @click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True)
     @click.pass_context
     def tasks(ctx: click.Context, watch: bool, interval: float) -> None:
-        """Show queued, deferred, in-progress and failed jobs."""
+        """Show queued, deferred, in-progress and failed jobs.
+
+        \b
+        Examples:
+          stellate --app app:app tasks
+          stellate --app app:app tasks failed
+          stellate --app app:app tasks retry JOB_ID
+        """
         if ctx.invoked_subcommand is not None:
             return
 
@@ -98,7 +112,12 @@ def tasks_command(app: App, queue: TaskQueue) -> click.Group:
     @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
     @click.option("--traceback", "show_traceback", is_flag=True, help="Print each traceback.")
     def failed(limit: int, show_traceback: bool) -> None:
-        """List failed jobs, newest first."""
+        """List failed jobs, newest first.
+
+        \b
+        Example:
+          stellate --app app:app tasks failed
+        """
 
         async def main() -> list[Any]:
             try:
@@ -122,7 +141,12 @@ def tasks_command(app: App, queue: TaskQueue) -> click.Group:
     @tasks.command("retry")
     @click.argument("job_id")
     def retry(job_id: str) -> None:
-        """Queue failed job JOB_ID again."""
+        """Queue failed job JOB_ID again.
+
+        \b
+        Example:
+          stellate --app app:app tasks retry 3f2a9c1e
+        """
 
         async def main() -> str:
             try:

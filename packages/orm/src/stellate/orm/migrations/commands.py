@@ -56,7 +56,15 @@ def _url_option(function: F) -> F:
 def makemigrations(
     check: bool, name: str | None, empty: bool, models: str | None, migrations_dir: Path | None
 ) -> None:
-    """Write a migration for the changes between the models and the migrations."""
+    """Write a migration for the changes between the models and the migrations.
+
+    \b
+    Examples:
+      stellate --app app:app makemigrations --models models
+      stellate --app app:app makemigrations --name add_isbn
+      stellate --app app:app makemigrations --check     # in CI: exit 1 if one is missing
+      STELLATE_MODELS=shop.models python -m stellate.orm.migrations makemigrations
+    """
     from stellate.orm.migrations import _cli
 
     _cli.makemigrations(check, name, empty, models, migrations_dir)
@@ -96,7 +104,15 @@ def migrate(
     migrations_dir: Path | None,
     database_url: str | None,
 ) -> None:
-    """Apply migrations up to TARGET (a name, a prefix like 0003, or `zero`), or all."""
+    """Apply migrations up to TARGET (a name, a prefix like 0003, or `zero`), or all.
+
+    \b
+    Examples:
+      stellate --app app:app migrate
+      stellate --app app:app migrate --dry-run          # print the SQL and warnings
+      stellate --app app:app migrate 0003               # forward or back to 0003
+      stellate --app app:app migrate zero               # reverse everything
+    """
     from stellate.orm.migrations import _cli
 
     _cli.migrate(
@@ -115,7 +131,12 @@ def migrate(
 @_directory_option
 @_url_option
 def showmigrations(migrations_dir: Path | None, database_url: str | None) -> None:
-    """List the migrations, marking the applied ones ([X]) and changed files."""
+    """List the migrations, marking the applied ones ([X]) and changed files.
+
+    \b
+    Example:
+      stellate --app app:app showmigrations
+    """
     from stellate.orm.migrations import _cli
 
     _cli.showmigrations(migrations_dir, database_url)
@@ -126,7 +147,13 @@ def showmigrations(migrations_dir: Path | None, database_url: str | None) -> Non
 @click.option("--backwards", is_flag=True, help="Show the SQL that reverses it.")
 @_directory_option
 def sqlmigrate(name: str, backwards: bool, migrations_dir: Path | None) -> None:
-    """Print the SQL of migration NAME (no database needed)."""
+    """Print the SQL of migration NAME (no database needed).
+
+    \b
+    Examples:
+      stellate --app app:app sqlmigrate 0002
+      stellate --app app:app sqlmigrate 0002_add_isbn --backwards
+    """
     from stellate.orm.migrations import _cli
 
     _cli.sqlmigrate(name, backwards, migrations_dir)
@@ -137,7 +164,13 @@ def sqlmigrate(name: str, backwards: bool, migrations_dir: Path | None) -> None:
 @click.argument("end", required=False)
 @_directory_option
 def squashmigrations(start_or_end: str, end: str | None, migrations_dir: Path | None) -> None:
-    """Squash migrations START..END (or the first..START_OR_END) into one file."""
+    """Squash migrations START..END (or the first..START_OR_END) into one file.
+
+    \b
+    Examples:
+      stellate --app app:app squashmigrations 0040        # 0001..0040
+      stellate --app app:app squashmigrations 0010 0040
+    """
     from stellate.orm.migrations import _cli
 
     _cli.squashmigrations(start_or_end, end, migrations_dir)
@@ -145,14 +178,25 @@ def squashmigrations(start_or_end: str, end: str | None, migrations_dir: Path | 
 
 @click.group("db")
 def db_group() -> None:
-    """Database maintenance commands."""
+    """Database maintenance commands.
+
+    \b
+    Example:
+      stellate --app app:app db verify
+    """
 
 
 @db_group.command("verify")
 @_directory_option
 @_url_option
 def verify(migrations_dir: Path | None, database_url: str | None) -> None:
-    """Exit 1 when the live schema differs from what the applied migrations produce."""
+    """Exit 1 when the live schema differs from what the applied migrations produce.
+
+    \b
+    Examples:
+      stellate --app app:app db verify
+      stellate --app app:app db verify --database-url postgresql://app@db/app
+    """
     from stellate.orm.migrations import _cli
 
     _cli.verify(migrations_dir, database_url)
