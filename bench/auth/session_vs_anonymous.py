@@ -59,13 +59,19 @@ _REEXEC_MARKER = "BENCH_AUTH_REEXEC"
 
 #: Keeps the session cookie the server sends back, like a browser (both runs use it).
 _COOKIE_SCRIPT = """
+local headers = {}
 local cookie = %s
-if cookie ~= "" then wrk.headers["Cookie"] = cookie end
-response = function(status, headers, body)
-  local sent = headers["Set-Cookie"] or headers["set-cookie"]
+if cookie ~= "" then headers["Cookie"] = cookie end
+-- wrk formats its request once unless `request` is defined: build it each time, so a
+-- re-issued cookie is sent from the next request on.
+request = function()
+  return wrk.format(nil, nil, headers)
+end
+response = function(status, received, body)
+  local sent = received["Set-Cookie"] or received["set-cookie"]
   if sent ~= nil then
     local value = string.match(sent, "^(stellate_session=[^;]+)")
-    if value ~= nil then wrk.headers["Cookie"] = value end
+    if value ~= nil then headers["Cookie"] = value end
   end
 end
 """

@@ -246,6 +246,27 @@ async def test_authenticated_reads_need_no_query_between_checks(
         assert queries.statements[0].startswith("UPDATE stellate_sessions SET last_seen")
 
 
+async def test_a_client_without_a_cookie_jar_is_checked_once_per_interval(
+    auth_db: Database, clock: Clock, queries: QueryLog
+) -> None:
+    # A script that keeps sending the login cookie never sees the re-issued one: the
+    # process remembers its last check instead of querying on every request.
+    auth = make_auth(auth_db, clock, recheck_interval=10)
+    async with AppClient(make_app(auth)) as client:
+        await login(client, RUN + 145, "fern")
+        first = client.cookies["stellate_session"]
+        client.cookies.clear()
+        clock.advance(11)
+        queries.clear()
+        for _ in range(5):
+            assert (await client.get("/me", headers=cookie(first))).json()["user"]["id"]
+            client.cookies.clear()
+        assert len(queries.statements) == 1
+        clock.advance(11)
+        assert (await client.get("/me", headers=cookie(first))).json()["user"]
+        assert len(queries.statements) == 2
+
+
 async def test_logout_revokes_the_cookie_everywhere(auth_db: Database, clock: Clock) -> None:
     auth = make_auth(auth_db, clock, recheck_interval=10)
     other_worker = make_auth(auth_db, clock, recheck_interval=10)

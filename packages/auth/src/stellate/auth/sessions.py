@@ -180,6 +180,8 @@ class SessionAuth:
         self._revoked_users: dict[int, float] = {}
         # Cookies that verified, with their decoded payload (see `_verify`).
         self._verified: dict[str, tuple[_Payload, str, Principal]] = {}
+        # The last check of each session this process made: (when, principal data, it).
+        self._checked: dict[str, tuple[float, dict[str, Any], Principal]] = {}
         self._feed = RevocationFeed(self._revoke_session, self._revoke_user)
         self.csrf_check = (
             CSRFCheck(
@@ -260,6 +262,15 @@ class SessionAuth:
                 state.clear_cookie = True
                 return
         payload, sid_hash, principal = verified
+        checked = self._checked.get(sid_hash)
+        if checked is not None and checked[0] > payload.checked:
+            # This process checked the session after the cookie was issued, and the
+            # client still sends the older cookie (no cookie jar): use that check
+            # rather than query again on every request.
+            payload = msgspec.structs.replace(
+                payload, user=checked[1], checked=checked[0], seen=max(payload.seen, checked[0])
+            )
+            principal = checked[2]
         if (
             now - payload.started >= self.absolute_timeout
             or now - payload.seen >= self.idle_timeout
@@ -289,6 +300,10 @@ class SessionAuth:
             user = msgspec.json.decode(principal_json)
             principal = Principal.from_data(user)
             payload = msgspec.structs.replace(payload, user=user, checked=now, seen=now)
+            memo = self._checked
+            if len(memo) >= _VERIFIED_CACHE_SIZE:
+                del memo[next(iter(memo))]
+            memo[sid_hash] = (now, user, principal)
             state.new_cookie = self._encode(payload)
         elif now - payload.seen >= self.refresh_interval:
             payload = msgspec.structs.replace(payload, seen=now)
