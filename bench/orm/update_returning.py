@@ -6,8 +6,8 @@ Run: ``uv run python bench/orm/update_returning.py [DATABASE_URL]`` (default: th
 Issue 4 target: ORM / raw ≤ 1.2. Raw is one ``asyncpg.connect()`` connection running
 the hand-written statement (prepared by asyncpg's statement cache); the ORM runs the
 queryset through its pool, so its figure includes the pool acquire and the
-``returning`` dicts it builds. Raw and ORM rounds interleave (9 each, every round
-many calls); each figure is the median per call with the min-max over rounds. Client
+``returning`` dicts it builds. Raw and ORM calls interleave in blocks of 10 within
+each of 9 rounds; each figure is the median per call over rounds with the min-max. Client
 CPU time (``time.process_time``) is the primary figure, wall time is printed too.
 Tables live in a scratch schema that is dropped afterwards.
 """
@@ -52,12 +52,30 @@ class BenchPost(Model):
 Timed = Callable[[], Awaitable[Any]]
 
 
-async def measure(fn: Timed, calls: int) -> tuple[float, float]:
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for _ in range(calls):
-        await fn()
-    cpu1, wall1 = time.process_time(), time.perf_counter()
-    return (cpu1 - cpu0) / calls, (wall1 - wall0) / calls
+BLOCK = 10
+
+
+async def measure_pair(raw: Timed, orm: Timed, calls: int) -> tuple[float, float, float, float]:
+    """CPU and wall time per call of ``raw`` and ``orm``, alternating every ``BLOCK`` calls.
+
+    On a shared machine the load changes from second to second; alternating in small
+    blocks gives both sides the same conditions, so their ratio is stable.
+    """
+    raw_cpu = raw_wall = orm_cpu = orm_wall = 0.0
+    for _ in range(calls // BLOCK):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for _ in range(BLOCK):
+            await raw()
+        cpu1, wall1 = time.process_time(), time.perf_counter()
+        for _ in range(BLOCK):
+            await orm()
+        cpu2, wall2 = time.process_time(), time.perf_counter()
+        raw_cpu += cpu1 - cpu0
+        raw_wall += wall1 - wall0
+        orm_cpu += cpu2 - cpu1
+        orm_wall += wall2 - wall1
+    n = calls // BLOCK * BLOCK
+    return raw_cpu / n, raw_wall / n, orm_cpu / n, orm_wall / n
 
 
 def spread(values: list[float]) -> str:
@@ -77,8 +95,7 @@ async def compare(name: str, raw: Timed, orm: Timed, calls: int, target: str) ->
     orm_wall: list[float] = []
     ratios: list[float] = []
     for _ in range(ROUNDS):
-        rc, rw = await measure(raw, calls)
-        oc, ow = await measure(orm, calls)
+        rc, rw, oc, ow = await measure_pair(raw, orm, calls)
         raw_cpu.append(rc)
         raw_wall.append(rw)
         orm_cpu.append(oc)
