@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -387,3 +388,29 @@ def test_sti_definition_errors() -> None:
         class InhLonely(InhSlugged):
             class Meta:
                 sti_type = "lonely"
+
+
+async def test_readme_inheritance_section_runs(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ast
+    import pathlib
+    import re
+
+    monkeypatch.chdir(tmp_path)  # the example stores files under ./media/
+    readme = pathlib.Path(__file__).parents[2] / "packages" / "orm" / "README.md"
+    section = readme.read_text().split("## Inheritance, files, query cache and materialized", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    definitions, statements = match.group(1).split("\n\n\nstorage = ", 1)
+    namespace: dict[str, Any] = {"__name__": "readme_inheritance"}
+    exec(compile(definitions, "README.md", "exec"), namespace)
+    await create_tables(*(namespace[n] for n in ("Post", "Vehicle", "VehicleCount")))
+    namespace["data"] = b"\x89PNG\r\n\x1a\n" + bytes(16)  # what the upload carried
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    await eval(compile("storage = " + statements, "README.md", "exec", flags=flags), namespace)
+    assert namespace["headlines"] == ["HELLO"]
+    assert (tmp_path / "media" / "covers" / "photo.png").exists()
+    assert [c.name for c in namespace["cars"]] == ["Golf"]
+    assert [type(v).__name__ for v in namespace["vehicles"]] == ["Car", "Vehicle"]
+    assert namespace["counts"] == {"car": 1, "vehicle": 1}
