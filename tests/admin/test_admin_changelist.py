@@ -45,8 +45,31 @@ def titles(html: str) -> list[str]:
 
 
 def next_link(html: str) -> str | None:
-    match = re.search(r'<a href="([^"]+)" class="button" id="next-page"', html)
+    return page_link(html, "next-page")
+
+
+def page_link(html: str, link_id: str) -> str | None:
+    match = re.search(rf'<a href="([^"]+)" class="button" id="{link_id}"', html)
     return match.group(1).replace("&amp;", "&") if match else None
+
+
+async def walk(client: AppClient, url: str) -> tuple[list[list[str]], list[list[str]]]:
+    """Pages going forwards to the end, then backwards through "Previous page"."""
+    forwards: list[list[str]] = []
+    current: str | None = url
+    html = ""
+    while current:
+        html = (await client.get(current)).text
+        forwards.append(titles(html))
+        current = next_link(html)
+    backwards: list[list[str]] = []
+    current = page_link(html, "previous-page")
+    while current:
+        html = (await client.get(current)).text
+        backwards.append(titles(html))
+        assert next_link(html) is not None  # every page reached backwards has a next one
+        current = page_link(html, "previous-page")
+    return forwards, backwards
 
 
 async def test_rows_show_related_objects_and_values(
@@ -104,6 +127,21 @@ async def test_descending_nullable_sort_pages_through_nulls(
         ascending.extend(titles(page.text))
         url = next_link(page.text)
     assert ascending == [f"Story {n:02d}" for n in (*range(4, 12), 0, 1, 2, 3)]
+
+
+@pytest.mark.parametrize("order", ["", "title", "-title", "published_on", "-published_on"])
+async def test_previous_pages_mirror_the_next_pages(
+    client: AppClient, newsroom: dict[str, Any], order: str
+) -> None:
+    for article in newsroom["articles"][3:6]:
+        article.published_on = None  # NULLs in the middle of the keyset
+        await article.save()
+    forwards, backwards = await walk(client, URL + (f"?o={order}" if order else ""))
+    assert len(forwards) == 3
+    assert sum(len(page) for page in forwards) == 12
+    assert backwards == forwards[-2::-1]
+    first = await client.get(URL + (f"?o={order}" if order else ""))
+    assert 'id="previous-page"' not in first.text
 
 
 async def test_sort_links_toggle_direction(client: AppClient, newsroom: dict[str, Any]) -> None:
@@ -175,6 +213,7 @@ async def test_foreign_key_filter_lists_choices(
         ({"section_id__isnull": "maybe"}, "takes 1 (empty) or 0 (not empty)"),
         ({"o": "metadata"}, "Cannot sort by `metadata`"),
         ({"after": "not-a-cursor"}, "The page link (`after`) is invalid"),
+        ({"before": "WyJ4IiwgIm5vdCBhbiBpZCJd"}, "The page link (`before`) is invalid"),
     ],
 )
 async def test_bad_parameters_are_400_with_the_reason(

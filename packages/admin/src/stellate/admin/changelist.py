@@ -1,8 +1,9 @@
 """The change list: search, filters, sorting and keyset pagination of one model's rows.
 
 Pages are cut with ``WHERE (sort column, pk) > (last row's values)`` instead of
-``OFFSET``, so page 1,000 costs what page 1 costs. The cursor (``after``) carries
-the last row's sort value and primary key as text; it is parsed back through the
+``OFFSET``, so page 1,000 costs what page 1 costs. A cursor (``after`` for the next
+page, ``before`` for the previous one, which reads the reversed order) carries
+a row's sort value and primary key as text; it is parsed back through the
 field like any form input, so a forged cursor is only ever a bad value (400).
 """
 
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ChangeList"]
 
-_RESERVED = frozenset({"q", "o", "after"})
+_RESERVED = frozenset({"q", "o", "after", "before"})
+_CURSORS = ("after", "before")
 _SUFFIXES = ("__gte", "__lte", "__isnull")
 _UNSORTABLE = forms.LONG_KINDS | {Kind.MANY_TO_MANY, Kind.FOREIGN_KEY}
 #: Kinds whose cell is ``str(value)``.
@@ -92,6 +94,7 @@ class ChangeList:
         self.columns: list[Column] = []
         self.rows: list[Row] = []
         self.next_url = ""
+        self.previous_url = ""
         self.first_url = ""
         meta = admin.model._meta
         self.pk_field = meta.pk
@@ -120,7 +123,7 @@ class ChangeList:
         return field.name in self.admin.display and forms.field_kind(field) not in _UNSORTABLE
 
     def _url(self, **changes: str | None) -> str:
-        params = {k: v for k, v in self.params.multi_items() if k != "after"}
+        params = {k: v for k, v in self.params.multi_items() if k not in _CURSORS}
         for key, value in changes.items():
             if value is None:
                 params.pop(key, None)
@@ -186,7 +189,8 @@ class ChangeList:
         ]
         return functools.reduce(operator.and_, terms)
 
-    def _cursor_condition(self, raw: str) -> Q | None:
+    def _cursor_condition(self, raw: str, param: str, descending: bool) -> Q | None:
+        """Rows after the cursor's row in the order (``descending`` on both keys)."""
         try:
             decoded = json.loads(base64.urlsafe_b64decode(raw.encode() + b"==").decode())
             if not (isinstance(decoded, list) and len(decoded) == 2):
@@ -197,26 +201,26 @@ class ChangeList:
                 None if sort_text is None else forms.parse_value(self.sort_field, str(sort_text))
             )
         except (ValueError, InputError, binascii.Error, UnicodeDecodeError):
-            self.errors.append("The page link (`after`) is invalid: start again from page one.")
+            self.errors.append(f"The page link (`{param}`) is invalid: start again from page one.")
             return None
         pk_name = self.pk_field.name
+        step = "lt" if descending else "gt"
         if self.sort_field is self.pk_field:
-            return Q(**{f"{pk_name}__{'lt' if self.descending else 'gt'}": pk})
+            return Q(**{f"{pk_name}__{step}": pk})
         name = self.sort_field.name
-        step = "lt" if self.descending else "gt"
         if sort_value is None:
             after_nulls = Q(**{f"{name}__isnull": True, f"{pk_name}__{step}": pk})
             # Descending order puts NULLs first (PostgreSQL's default): values follow.
-            return after_nulls | Q(**{f"{name}__isnull": False}) if self.descending else after_nulls
+            return after_nulls | Q(**{f"{name}__isnull": False}) if descending else after_nulls
         condition = Q(**{f"{name}__{step}": sort_value}) | Q(
             **{name: sort_value, f"{pk_name}__{step}": pk}
         )
-        if self.sort_field.nullable and not self.descending:
+        if self.sort_field.nullable and not descending:
             condition |= Q(**{f"{name}__isnull": True})
         return condition
 
-    def queryset(self) -> QuerySet[Any]:
-        """The rows matching search and filters, ordered, before pagination."""
+    def queryset(self, *, reverse: bool = False) -> QuerySet[Any]:
+        """The rows matching search and filters, ordered (or in the reverse order)."""
         self._parse_filters()
         qs = self.admin.get_queryset(self.request)
         search = self._search_condition()
@@ -224,7 +228,9 @@ class ChangeList:
             qs = qs.filter(search)
         if self.conditions:
             qs = qs.filter(*self.conditions)
-        sign = "-" if self.descending else ""
+        # Reversing both keys also mirrors PostgreSQL's NULL placement (ASC puts NULLs
+        # last, DESC first), so the reverse order is exactly the page order read backwards.
+        sign = "-" if self.descending != reverse else ""
         order = [f"{sign}{self.sort_field.name}"]
         if self.sort_field is not self.pk_field:
             order.append(f"{sign}{self.pk_field.name}")
@@ -235,10 +241,13 @@ class ChangeList:
     async def load(self, site: AdminSite) -> None:
         """Run the page's queries: the rows (one query), then the filters' choices."""
         admin = self.admin
-        qs = self.queryset()
-        after = self.params.get("after")
-        if after:
-            condition = self._cursor_condition(after)
+        after, before = self.params.get("after"), self.params.get("before")
+        backwards = bool(before) and not after
+        qs = self.queryset(reverse=backwards)
+        cursor = after or before
+        if cursor:
+            param = "after" if after else "before"
+            condition = self._cursor_condition(cursor, param, self.descending != backwards)
             if condition is not None:
                 qs = qs.filter(condition)
         if admin.related_columns:
@@ -249,6 +258,8 @@ class ChangeList:
             objects = await qs.limit(admin.list_per_page + 1)
         more = len(objects) > admin.list_per_page
         objects = objects[: admin.list_per_page]
+        if backwards:
+            objects.reverse()
         self._columns()
         cells = self._cell_functions(site)
         object_url = admin.object_url
@@ -256,17 +267,25 @@ class ChangeList:
             Row(pk=str(obj.pk), url=object_url(obj.pk), cells=[cell(obj) for cell in cells])
             for obj in objects
         ]
-        if more:
-            last = objects[-1]
-            sort_value = last.__dict__.get(self.sort_field.name)
-            token = json.dumps([_cursor_text(sort_value), _cursor_text(last.pk)])
-            cursor = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-            params = {k: v for k, v in self.params.multi_items() if k != "after"}
-            params["after"] = cursor
-            self.next_url = f"{admin.url}?{urlencode(params)}"
-        if after:
+        if objects:
+            # Going forwards, `more` says whether a next page exists and a cursor that
+            # this page was reached by says a previous one does; going backwards, the
+            # other way round.
+            if backwards or more:
+                self.next_url = self._page_url("after", objects[-1])
+            if (backwards and more) or (not backwards and after):
+                self.previous_url = self._page_url("before", objects[0])
+        if cursor:
             self.first_url = self._url()
         await self._build_filters(site)
+
+    def _page_url(self, param: str, obj: Model) -> str:
+        token = json.dumps(
+            [_cursor_text(obj.__dict__.get(self.sort_field.name)), _cursor_text(obj.pk)]
+        )
+        params = {k: v for k, v in self.params.multi_items() if k not in _CURSORS}
+        params[param] = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+        return f"{self.admin.url}?{urlencode(params)}"
 
     def _columns(self) -> None:
         meta = self.admin.model._meta
