@@ -65,6 +65,30 @@ class EntryV2(Model):
     shout: str = GeneratedField(expression="upper(title)")
 
 
+class EntryV3(Model):
+    """One more step: `score` computed differently (the column is dropped and re-added)."""
+
+    class Meta:
+        table = "mig_entries"
+        unlogged = True
+        indexes = [  # noqa: RUF012 - Meta options are class attributes by design
+            Index("author", condition=Q(published=True), include=["title"], name="mig_live"),
+            Index("title", method="gin", opclass="gin_trgm_ops", name="mig_title_trgm"),
+            Index("words", include=["author", "title"], name="mig_words_cover"),
+            Index("score", name="mig_score"),
+        ]
+
+    id: int = Field(primary_key=True, auto=True)
+    author: str = Field()
+    title: str = Field()
+    body: str = Field(default="")
+    published: bool = Field(default=False)
+    words: int = Field(default=0)
+    search: str | None = SearchVectorField(["title", "body"], config="english")
+    score: int = GeneratedField(expression=F("words") * 3)
+    shout: str = GeneratedField(expression="upper(title)")
+
+
 class Embedding(Model):
     class Meta:
         table = "mig_embeddings"
@@ -164,6 +188,25 @@ async def test_features_migrate_and_introspect(scratch_url: str, tmp_path: Path)
         row = await connection.fetchrow("SELECT score, shout, search FROM mig_entries")
         assert (row["score"], row["shout"]) == (42, "PYTHON SEARCH")
         assert "'python'" in row["search"]
+    finally:
+        await connection.close()
+
+    described = await make_migration(folder, [EntryV3])
+    assert described == [
+        "Alter column `score` of `mig_entries`",
+        "Create index `mig_score` on `mig_entries`",
+    ]
+    await migrate_and_verify(scratch_url, folder)
+    connection = await asyncpg.connect(scratch_url)
+    try:
+        assert await connection.fetchval("SELECT score FROM mig_entries") == 63
+    finally:
+        await connection.close()
+    # Back to the previous expression: the reverse also drops and re-adds the column.
+    await MigrationExecutor(scratch_url, load_history(folder)).migrate("0002")
+    connection = await asyncpg.connect(scratch_url)
+    try:
+        assert await connection.fetchval("SELECT score FROM mig_entries") == 42
     finally:
         await connection.close()
 

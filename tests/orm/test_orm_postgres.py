@@ -190,6 +190,25 @@ async def test_generated_columns_are_computed_and_never_written(db: Any) -> None
     assert '"total" DOUBLE PRECISION GENERATED ALWAYS AS (("price" * "quantity")) STORED' in ddl
 
 
+class Tagged(Model):
+    class Meta:
+        table = "pg_tagged"
+
+    id: int = Field(primary_key=True, auto=True)
+    payload: dict[str, Any] = JSONField(default_factory=dict)
+    size: int | None = GeneratedField(expression="jsonb_array_length(payload -> 'tags')")
+
+
+async def test_nullable_generated_columns_in_bulk_create(db: Any) -> None:
+    await create_tables(Tagged)
+    made = await Tagged.objects.bulk_create(
+        [Tagged(payload={"tags": [1, 2]}), Tagged(payload={"x": 1})]
+    )
+    assert len(made) == 2
+    sizes = await Tagged.objects.order_by("id").values_list("size", flat=True)
+    assert sizes == [2, None]
+
+
 async def test_generated_field_options_are_checked() -> None:
     with pytest.raises(ValueError, match="only has STORED"):
         GeneratedField(expression="1", stored=False)

@@ -106,7 +106,7 @@ async def bulk_create(
     ]
     names = [f.name for f in fields]
     expected = frozenset(names)
-    all_names = frozenset(meta.field_names)
+    all_names = frozenset(f.name for f in meta.field_list if not f.generated)
     pk = meta.pk
     if every_field_set:
         # Every object holds every field; only an auto key may be None in some.
