@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from stellate.orm import Field, ManyToManyField, Model, OnDelete
+from stellate.orm import Field, FileField, ManyToManyField, Model, OnDelete
 
 
 class Status(enum.StrEnum):
@@ -96,4 +96,21 @@ class Gadget(Model):
         return f"Gadget {self.name}"
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Section, Reporter, Label, Article, Comment, Gadget)
+class Document(Model):
+    class Meta:
+        table = "admintest_documents"
+
+    id: int = Field(primary_key=True, auto=True)
+    title: str = Field(min_length=1, max_length=100)
+    attachment: str = FileField(upload_to="docs/", allowed_extensions={".txt", ".pdf"})
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    Section,
+    Reporter,
+    Label,
+    Article,
+    Comment,
+    Gadget,
+    Document,
+)

@@ -11,18 +11,21 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from starlette.datastructures import UploadFile
+
 from stellate.admin import forms
 from stellate.admin.changelist import display_value
 from stellate.admin.forms import BoundField, InputError, Kind
 from stellate.admin.options import label_of
-from stellate.orm import IntegrityError, ValidationError
+from stellate.orm import FileField, IntegrityError, ValidationError, get_db, save_uploaded_file
 
 if TYPE_CHECKING:
     from starlette.datastructures import FormData
 
     from stellate.admin.options import ModelAdmin, TabularInline
     from stellate.admin.site import AdminSite
-    from stellate.orm import Field, ManyToManyField, Model
+    from stellate.core.storage import Storage
+    from stellate.orm import Database, Field, ManyToManyField, Model
 
 __all__ = ["FormResult", "InlineForm", "build_form", "parse_form"]
 
@@ -72,6 +75,8 @@ class FormResult:
     general: list[str] = field(default_factory=list)
     inlines: dict[str, list[ParsedInlineRow]] = field(default_factory=dict)
     inline_errors: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    uploads: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    cleared: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -140,6 +145,10 @@ async def build_form(
                     )
                 )
                 continue
+            if name in admin.file_fields:
+                current = str(obj.__dict__.get(name) or "") if obj is not None else ""
+                bound.append(_file_input(admin, model_field, current, errors.get(name, [])))
+                continue
             if data is not None:
                 text = _text_of(data, name)
                 if forms.field_kind(model_field) == Kind.BOOLEAN:
@@ -206,6 +215,25 @@ async def _input(
     return bound
 
 
+def _file_input(
+    admin: ModelAdmin, model_field: Field, current: str, errors: list[str]
+) -> BoundField:
+    storage = admin.file_storage
+    bound = BoundField(
+        name=model_field.name,
+        label=label_of(model_field.name),
+        kind=Kind.FILE.value,
+        text=current,
+        errors=list(errors),
+        required=forms.is_required(model_field),
+        file_url=storage.url(current) if current and storage is not None else "",
+    )
+    allowed = getattr(model_field, "allowed_extensions", None)
+    if allowed:
+        bound.attrs["accept"] = ",".join(sorted(allowed))
+    return bound
+
+
 def _text_of(data: FormData, name: str) -> str:
     value = data.get(name)
     return value if isinstance(value, str) else ""
@@ -254,11 +282,18 @@ async def _many_input(
     )
 
 
-def parse_form(admin: ModelAdmin, data: FormData, *, creating: bool) -> FormResult:
-    """Parse the posted form of ``admin``'s model into values and per-field errors."""
+async def parse_form(admin: ModelAdmin, data: FormData, *, creating: bool) -> FormResult:
+    """Parse the posted form of ``admin``'s model into values and per-field errors.
+
+    Uploads are read and checked (extension, size, content) here; they are stored
+    only when the whole form is valid (:func:`store_files`).
+    """
     meta = admin.model._meta
     result = FormResult()
     for name in editable_names(admin, creating=creating):
+        if name in admin.file_fields:
+            await _parse_file(meta.fields[name], data, result)
+            continue
         m2m = meta.many_to_many.get(name)
         if m2m is not None:
             pk_field = m2m.target._meta.pk
@@ -278,6 +313,51 @@ def parse_form(admin: ModelAdmin, data: FormData, *, creating: bool) -> FormResu
         except InputError as exc:
             result.errors.setdefault(name, []).append(str(exc))
     return result
+
+
+async def _parse_file(model_field: Field, data: FormData, result: FormResult) -> None:
+    name = model_field.name
+    upload = data.get(name)
+    if isinstance(upload, UploadFile) and upload.filename:
+        content = await upload.read()
+        try:
+            assert isinstance(model_field, FileField)
+            model_field.check_upload(content, upload.filename)
+        except ValueError as exc:
+            result.errors.setdefault(name, []).append(_sentence(str(exc)))
+            return
+        result.uploads[name] = (content, upload.filename)
+    elif data.get(f"{name}-clear") is not None:
+        result.cleared.append(name)
+    elif forms.is_required(model_field) and not data.get(f"{name}-current"):
+        result.errors.setdefault(name, []).append("Choose a file to upload.")
+
+
+async def store_files(admin: ModelAdmin, obj: Model, result: FormResult) -> list[str]:
+    """Write the form's uploads to storage and clear cleared files; returns changed names.
+
+    Called inside the save's transaction, before the row is written: a failed row
+    write deletes the new files again (stellate-orm), and replaced or cleared files
+    are deleted only once the transaction commits.
+    """
+    storage = admin.file_storage
+    assert storage is not None  # checked when the admin was registered
+    db = get_db(admin.model._meta.database)
+    for name in result.cleared:
+        old = obj.__dict__.get(name)
+        if old:
+            await delete_after_commit(db, storage, old)
+        obj.__dict__[name] = ""
+    for name, (content, filename) in result.uploads.items():
+        await save_uploaded_file(obj, name, content, filename, storage)
+    return [*result.cleared, *result.uploads]
+
+
+async def delete_after_commit(db: Database, storage: Storage, name: str) -> None:
+    async def delete() -> None:
+        await storage.delete(name)
+
+    db.on_commit(delete)
 
 
 def apply_values(

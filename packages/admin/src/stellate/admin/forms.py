@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from stellate.orm import FileField
+
 if TYPE_CHECKING:
     from stellate.orm import Field
 
@@ -42,6 +44,7 @@ class Kind(enum.StrEnum):
     JSON = "json"
     FOREIGN_KEY = "foreign_key"
     MANY_TO_MANY = "many_to_many"
+    FILE = "file"
     BINARY = "binary"
 
 
@@ -57,6 +60,8 @@ class InputError(ValueError):
 @functools.cache  # fields live as long as their model class; a handful per model
 def field_kind(field: Field) -> Kind:
     """The input ``field`` is edited with."""
+    if isinstance(field, FileField):
+        return Kind.FILE
     if field.is_relation:
         return Kind.FOREIGN_KEY
     if field.enum_type is not None:
@@ -247,6 +252,7 @@ class BoundField:
     attrs: dict[str, str] = field(default_factory=dict)
     help: str = ""
     autocomplete_url: str = ""
+    file_url: str = ""
 
     @property
     def input_id(self) -> str:
@@ -276,6 +282,6 @@ def is_required(field: Field) -> bool:
     kind = field_kind(field)
     if field.nullable or kind == Kind.BOOLEAN or (field.primary_key and field.auto):
         return False
-    if kind in (Kind.TEXT, Kind.TEXTAREA):
+    if kind in (Kind.TEXT, Kind.TEXTAREA, Kind.FILE):
         return (field.min_length or 0) > 0
     return True

@@ -12,6 +12,7 @@ from stellate.core.exceptions import ImproperlyConfigured
 if TYPE_CHECKING:
     from stellate.admin.site import AdminSite
     from stellate.core import Request
+    from stellate.core.storage import Storage
     from stellate.orm import Field, Model, QuerySet
 
 __all__ = ["ActionFunction", "ModelAdmin", "TabularInline", "action"]
@@ -165,6 +166,8 @@ class ModelAdmin:
         actions: bulk actions (functions decorated with :func:`action`).
         autocomplete_fields: foreign keys whose select is filled by the JSON search
             endpoint instead of listing the related table.
+        storage: where uploads of ``FileField``/``ImageField`` go (default: the site's
+            ``storage``).
         choices_limit: at most this many rows are offered by a foreign-key select or
             filter (searchable ones fetch more through the autocomplete endpoint).
         change_list_template, change_form_template, delete_template: template names
@@ -184,6 +187,7 @@ class ModelAdmin:
     actions: ClassVar[Sequence[ActionFunction]] = ()
     autocomplete_fields: ClassVar[Sequence[str]] = ()
     choices_limit: ClassVar[int] = 200
+    storage: ClassVar[Storage | None] = None
     change_list_template: ClassVar[str | None] = None
     change_form_template: ClassVar[str | None] = None
     delete_template: ClassVar[str | None] = None
@@ -267,6 +271,20 @@ class ModelAdmin:
                 raise ImproperlyConfigured(
                     f"{where}: autocomplete_fields names `{name}`, which is not a foreign key"
                 )
+        self.file_fields = [
+            name
+            for _, names in sets
+            for name in names
+            if name in meta.fields and forms.field_kind(meta.fields[name]) == forms.Kind.FILE
+        ]
+        self.file_storage = self.storage or site.storage
+        if self.file_fields and self.file_storage is None:
+            raise ImproperlyConfigured(
+                f"{where}: the form has file fields "
+                + ", ".join(f"`{n}`" for n in self.file_fields)
+                + " but no storage: pass `AdminSite(storage=...)` (`app.admin.storage = "
+                "FileSystemStorage(...)` before registering) or set `storage` on the admin"
+            )
         self.inline_admins = [inline(model) for inline in self.inlines]
         self.action_map: dict[str, ActionFunction] = {}
         for function in self.actions:

@@ -24,6 +24,7 @@ from stellate.core.exceptions import ImproperlyConfigured
 if TYPE_CHECKING:
     from stellate.admin.access import Access
     from stellate.core import Request
+    from stellate.core.storage import Storage
     from stellate.orm import Field, Model
 
 __all__ = ["AdminPage", "AdminSite"]
@@ -58,6 +59,8 @@ class AdminSite:
             ``admin/base.html`` or ``admin/<app>/<model>/change_form.html`` there wins.
         reload_templates: check template files for changes on every render (the
             plugin turns it on with ``STELLATE_DEBUG``); off, each is read once.
+        storage: where file fields' uploads go (``FileSystemStorage``...); a model
+            admin's own ``storage`` wins. Set it before registering models with files.
 
     Example:
         ```python
@@ -78,12 +81,14 @@ class AdminSite:
         title: str = "Stellate admin",
         template_dirs: Sequence[str | Path] = (),
         reload_templates: bool = False,
+        storage: Storage | None = None,
     ) -> None:
         self.prefix = prefix.rstrip("/")
         self.title = title
         self._registry: dict[tuple[str, str], ModelAdmin] = {}
         self._by_model: dict[type[Model], ModelAdmin] = {}
         self.pages: dict[str, AdminPage] = {}
+        self.storage = storage
         loaders: list[jinja2.BaseLoader] = [
             jinja2.FileSystemLoader([str(d) for d in template_dirs]),
             jinja2.FileSystemLoader(str(TEMPLATES)),

@@ -490,7 +490,7 @@ class _Views:
                 request, access, admin, obj, fieldsets, inlines, None, 200, read_only=read_only
             )
         data = await request.form()
-        result = editing.parse_form(admin, data, creating=creating)
+        result = await editing.parse_form(admin, data, creating=creating)
         await editing.parse_inlines(admin, data, result, obj)
         instance, changed = editing.apply_values(admin, obj, result)
         if result.ok:
@@ -518,6 +518,8 @@ class _Views:
         db = get_db(meta.database)
         notes: list[str] = []
         async with db.transaction():
+            if result.uploads or result.cleared:
+                changed.extend(await editing.store_files(admin, obj, result))
             await admin.save_model(request, obj, creating=creating)
             for name, keys in result.many.items():
                 m2m = meta.many_to_many[name]
@@ -589,6 +591,7 @@ class _Views:
             error_count=error_count,
             read_only=read_only,
             action_url=admin.object_url(obj.pk) if obj is not None else f"{admin.url}add/",
+            multipart=bool(admin.file_fields),
         )
         return self.site.render(
             request,
