@@ -82,7 +82,7 @@ def test_full_project_installs_migrates_and_passes_its_tests(tmp_path: Path) -> 
     output = _run(
         [uv, "run", "--offline", "pytest", "-q", "-p", "no:cacheprovider"], project, _env()
     )
-    assert "9 passed" in output, output
+    assert "10 passed" in output, output
 
     # The shipped migration is what makemigrations writes for models.py, and it applies
     # to the embedded PostgreSQL a newcomer gets (no database configured).

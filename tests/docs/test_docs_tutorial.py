@@ -86,5 +86,16 @@ def test_tutorial_next_step_migrates_and_passes(tmp_path: Path) -> None:
     assert 'ADD COLUMN "due" DATE' in sql or "ADD COLUMN due DATE" in sql, sql
     tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert "10 passed" in tests, tests
-    # The reader's project, edited as the tutorial says, lints clean with ruff's defaults.
-    run("-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,UP,B", ".")
+    # The reader's code, edited as the tutorial says, lints clean with ruff's defaults
+    # (migrations are laid out by makemigrations' writer, at 100 columns).
+    run(
+        "-m",
+        "ruff",
+        "check",
+        "--isolated",
+        "--select",
+        "E,F,W,I,UP,B",
+        "--exclude",
+        "migrations",
+        ".",
+    )

@@ -246,7 +246,7 @@ def _app_py(project: str, features: tuple[str, ...]) -> str:
     local = []
     if "rest" in has:
         local.append("from api import router")
-    if "tasks" in has and "orm" in has:
+    if ("tasks" in has and "orm" in has) or "admin" in has:
         local.append("from models import Note")
     if local:
         lines += ["", *local]
@@ -270,6 +270,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> App:
     {_app_line(plugins)}
     app.mount_health()
 '''
+    if "admin" in has:
+        text += "    app.admin.register(Note)  # /admin/: staff log in there\n"
     if "rest" in has:
         text += '    app.include(router, prefix="/api")\n'
         text += (
@@ -594,9 +596,33 @@ async def test_words_run_on_a_worker(client: AppClient, app: App) -> None:
 """
 
 
+_TEST_ADMIN = '''
+
+async def test_admin_lists_notes_for_staff(client: AppClient, app: App) -> None:
+    await Note.objects.create(title="Visible in the admin")
+    await app.auth.users.create_user("boss", PASSWORD, is_staff=True, is_superuser=True)
+    anonymous = await client.get("/admin/")
+    assert anonymous.status_code in (302, 303)  # to the login page
+    credentials = {"username": "boss", "password": PASSWORD}
+    login = await client.post("/admin/login/", data=credentials)
+    assert login.status_code == 303, login.text
+    dashboard = await client.get("/admin/")
+    assert dashboard.status_code == 200
+    page = await client.get(dashboard_link(dashboard.text))
+    assert "Visible in the admin" in page.text
+
+
+def dashboard_link(html: str) -> str:
+    """The change-list link of the Note model on the dashboard."""
+    match = re.search(r\'href="(/admin/[^"/]+/note/)"\', html)
+    assert match is not None, "no link to the notes on the admin dashboard"
+    return match.group(1)
+'''
+
+
 def _test_app(project: str, features: tuple[str, ...]) -> str:
     has = set(features)
-    imports = []
+    imports = ["import re", ""] if "admin" in has else []
     if "auth" in has or "tasks" in has:
         imports.append("from stellate.core import App")
     imports.append("from stellate.core.testing import AppClient")
@@ -612,6 +638,8 @@ def _test_app(project: str, features: tuple[str, ...]) -> str:
         text += _TEST_AUTH
     if "rest" in has:
         text += _TEST_REST_AUTH if "auth" in has else _TEST_REST_OPEN
+    if "admin" in has:
+        text += _TEST_ADMIN
     if "tasks" in has and "orm" in has:
         if "auth" in has:
             text += _TEST_TASKS.format(
