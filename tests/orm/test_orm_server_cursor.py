@@ -75,13 +75,33 @@ async def test_breaking_out_closes_the_cursor(rows: None, db: Database) -> None:
             if row.n == 2:
                 break
     assert await open_cursors(db) == 0
-    # A plain `break` closes it when the loop's iterator is collected (next loop turns).
+    # After a plain `break` inside a transaction the cursor ends with the transaction
+    # (the iterator is finalised by another task, which must not share the connection).
     async for row in Row.objects.order_by("n").iterator(server_side=True, chunk_size=5):
         if row.n == 0:
             break
     for _ in range(5):
         await asyncio.sleep(0)
-    assert await open_cursors(db) == 0
+    assert await open_cursors(db) == 1
+
+
+async def test_a_cursor_outliving_its_transaction_closes_quietly(rows: None, db: Database) -> None:
+    errors: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    try:
+        async with db.transaction():
+            async for row in Row.objects.iterator(server_side=True, chunk_size=5):
+                if row.n == 1:
+                    break
+        for _ in range(5):
+            await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert errors == []
+    assert await open_cursors(db) == 1  # a released savepoint's cursor lives on
+    assert await Row.objects.count() == 25  # and the transaction stays usable
 
 
 async def test_without_a_transaction_it_opens_its_own(database: Database, own_db: Database) -> None:
@@ -102,6 +122,14 @@ async def test_without_a_transaction_it_opens_its_own(database: Database, own_db
             assert await Row.objects.count() == 6
         assert seen == list(range(6))
         assert not database.in_transaction
+        assert await own_db.fetchval(watch) in (None, "idle")
+        # Left early, its own transaction ends once the loop's iterator is collected.
+        async for row in Row.objects.order_by("n").iterator(server_side=True, chunk_size=2):
+            assert row.n == 0
+            assert await own_db.fetchval(watch) == "idle in transaction"
+            break
+        for _ in range(5):
+            await asyncio.sleep(0)
         assert await own_db.fetchval(watch) in (None, "idle")
     finally:
         await database.execute("DROP TABLE cursor_rows")

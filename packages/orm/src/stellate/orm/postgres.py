@@ -7,6 +7,7 @@ TrigramSimilarity`` mirrors the reference guides; the classes live in
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -103,9 +104,10 @@ class ServerCursor(Generic[M]):
     export of millions of rows holds one chunk in memory. A cursor lives in a
     transaction: the current one when there is one, else its own (committed when the
     rows run out or the cursor is closed). Use it through
-    ``qs.iterator(server_side=True, chunk_size=...)``; breaking out of that loop
-    closes the cursor (wrap it in ``contextlib.aclosing`` to close it at once rather
-    than when the loop's iterator is collected).
+    ``qs.iterator(server_side=True, chunk_size=...)``. Leaving that loop early ends
+    its own transaction when the loop's iterator is collected; inside the caller's
+    transaction the cursor then lives until that transaction ends. Wrap the loop's
+    iterator in ``contextlib.aclosing`` to close the cursor at once.
     """
 
     def __init__(self, model: type[Model], query: Query, chunk_size: int) -> None:
@@ -116,6 +118,8 @@ class ServerCursor(Generic[M]):
         self.fetches = 0
         self._db: Database = get_db(model._meta.database)
         self._own: Transaction | None = None
+        self._outer: Transaction | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._open = False
 
     async def _run(self, method: str, sql: str, *args: Any) -> Any:
@@ -137,7 +141,9 @@ class ServerCursor(Generic[M]):
 
         plan, params = compile_select(self.query)
         self._plan = plan
-        if not self._db.in_transaction:
+        self._outer = self._db.current_transaction
+        self._task = asyncio.current_task()
+        if self._outer is None:
             self._own = Transaction(self._db)
             await self._own.start(bind=False)
         try:
@@ -171,8 +177,14 @@ class ServerCursor(Generic[M]):
         if not self._open:
             return
         self._open = False
+        outer = self._outer
         try:
-            await self._run("execute", f"CLOSE {self.name}")
+            # In the caller's transaction, only the task that opened the cursor closes it:
+            # a loop left with `break` is finalised by another task, whose CLOSE could
+            # collide with the caller's next query on the same connection. Such a cursor
+            # ends with the transaction instead.
+            if outer is None or (outer.state == "open" and asyncio.current_task() is self._task):
+                await self._run("execute", f"CLOSE {self.name}")
         finally:
             await self._finish(commit=True)
 
