@@ -277,3 +277,48 @@ def test_migrations_create_the_generation_table() -> None:
     table = state.tables[GENERATION_TABLE]
     assert [c.name for c in table.columns] == ["table_name", "generation"]
     assert GENERATION_TABLE not in state_from_models([CacheShelf]).tables
+
+
+_OTHER_WORKER = """
+import asyncio, sys
+sys.path.insert(0, {tests!r})
+from stellate.orm import connect
+from test_orm_cache import CacheBook
+
+async def main():
+    async with connect({url!r}):
+        assert await CacheBook.objects.filter(title="before").update(price=1) == 1
+
+asyncio.run(main())
+"""
+
+
+async def test_an_orm_write_in_another_process_is_seen_at_once(
+    own_db: Database, test_url: str
+) -> None:
+    import sys
+    from pathlib import Path
+
+    from stellate.orm.database import activate, restore
+
+    junction = CacheBook.tags.table  # type: ignore[attr-defined]
+    drop = f'DROP TABLE IF EXISTS "{junction}", cache_books, cache_authors, cache_tags CASCADE'
+    previous = activate({"default": own_db})
+    try:
+        await own_db.execute(drop)
+        await create_tables(CacheTag, CacheAuthor, CacheBook)  # committed: no test transaction
+        await CacheBook.objects.create(title="before")
+        assert [b.price for b in await CacheBook.objects.all()] == [0]
+        await own_db.execute("UPDATE cache_books SET price = 5")  # raw: not seen
+        assert [b.price for b in await CacheBook.objects.all()] == [0]  # served from cache
+        script = _OTHER_WORKER.format(tests=str(Path(__file__).parent), url=test_url)
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, stderr=asyncio.subprocess.PIPE
+        )
+        _, stderr = await asyncio.wait_for(worker.communicate(), timeout=60)
+        assert worker.returncode == 0, stderr.decode()
+        # This process's store still holds the old entry, but the generation moved.
+        assert [b.price for b in await CacheBook.objects.all()] == [1]
+    finally:
+        await own_db.execute(drop)
+        restore(previous)

@@ -144,7 +144,7 @@ async def test_proxy_models(db: Any) -> None:
 
         # Custom manager that only returns published posts
         @classmethod
-        def get_queryset(cls):  # type: ignore[no-untyped-def]
+        def get_queryset(cls):
             return cls.objects.filter(published=True)
 
     await create_tables(BlogPost)
@@ -171,7 +171,7 @@ async def test_proxy_of_the_guides_blog_post_names_the_missing_field(db: Any) ->
 
         # Custom manager that only returns published posts
         @classmethod
-        def get_queryset(cls):  # type: ignore[no-untyped-def]
+        def get_queryset(cls):
             return cls.objects.filter(published=True)
 
     await create_tables(BlogPost)
@@ -291,7 +291,7 @@ async def test_filefield_lifecycle(db: Any) -> None:
         thumbnail: str = ImageField(upload_to="thumbnails/")
 
     @app.post("/api/attachments")
-    async def create_attachment(request):  # type: ignore[no-untyped-def]
+    async def create_attachment(request):
         files = await request.files()
         form = await request.form()
 
@@ -318,7 +318,7 @@ async def test_filefield_lifecycle(db: Any) -> None:
         return Response.json({"id": att.id, "document_url": _storage.url(att.document)}, status=201)
 
     @app.delete("/api/attachments/{att_id:int}")
-    async def delete_attachment(request, att_id: int):  # type: ignore[no-untyped-def]
+    async def delete_attachment(request, att_id: int):
         att = await Attachment.objects.filter(id=att_id).first()
         if not att:
             raise HTTPException(404, "Not found")
