@@ -334,6 +334,17 @@ async def test_exists_annotation_and_count_over_it(rows: list[Book]) -> None:
     )
 
 
+async def test_exists_and_count_ignore_an_ordering_by_annotation(rows: list[Book]) -> None:
+    ordered = Book.objects.annotate(low=Lower("title"), n=Count("comments")).order_by("-n", "low")
+    assert await ordered.exists()
+    assert await ordered.count() == 3
+    assert "ORDER BY" not in ordered.to_sql("exists").sql
+    # a slice keeps the order: it decides which rows are looked at
+    assert await ordered[3:].exists() is False
+    assert await ordered[2:].exists() is True
+    assert "ORDER BY" in ordered[2:].to_sql("exists").sql
+
+
 def test_subquery_needs_one_column() -> None:
     with pytest.raises(ValueError, match=r"must select exactly one column; end the queryset"):
         Subquery(Comment.objects.all())

@@ -12,6 +12,7 @@ from stellate.orm import (
     Count,
     CumeDist,
     DenseRank,
+    Exists,
     F,
     FieldError,
     FirstValue,
@@ -21,10 +22,12 @@ from stellate.orm import (
     Lower,
     NthValue,
     Ntile,
+    OuterRef,
     PercentRank,
     Q,
     Rank,
     RowNumber,
+    Subquery,
     Sum,
     Window,
 )
@@ -209,3 +212,40 @@ async def test_window_errors(rows: dict[str, Any]) -> None:
     # the documented way: select the primary keys first
     assert await Book.objects.filter(pk__in=top.values("pk")).update(pages=F("pages") + 1) == 2
     assert await Book.objects.filter(pages__in=[301, 501]).count() == 2
+
+
+async def test_window_filter_with_joins_groups_ctes_and_subqueries(rows: dict[str, Any]) -> None:
+    first = Window(RowNumber(), partition_by="author_id", order_by="id")
+    # select_related columns inside the wrapped query do not shadow the model's own
+    top = Book.objects.select_related("author").annotate(n=first).filter(n=1).order_by("id")
+    books = await top
+    assert [(b.title, b.author.name) for b in books] == [("a1", "Ann"), ("b1", "Bob")]  # type: ignore[attr-defined]
+    got = await top.first()
+    assert got is not None
+    assert got.title == "a1"
+    assert await top.exists()
+    # a window over groups: rank authors by their number of books
+    ranked = await (
+        Book.objects.values("author_id")
+        .annotate(books=Count("*"))
+        .annotate(place=Window(Rank(), order_by=Count("*").desc()))
+        .filter(place=1)
+        .values_list("author_id", "books")
+    )
+    assert ranked == [(rows["ann"].id, 4)]
+    # inside Subquery and Exists, and under a CTE
+    best = Book.objects.filter(author_id=OuterRef("id")).annotate(n=by_author_pages(RowNumber()))
+    names = await (
+        Author.objects.annotate(best=Subquery(best.filter(n=1).values("title")))
+        .order_by("id")
+        .values_list("best", flat=True)
+    )
+    assert names == ["a1", "b1"]
+    assert await Author.objects.filter(Exists(best.filter(n=4))).count() == 1
+    under_cte = (
+        Book.objects.with_cte("big", "SELECT id FROM core_books WHERE pages >= {idx}", 200)
+        .where_raw("id IN (SELECT id FROM big)")
+        .annotate(n=by_author_pages(RowNumber()))
+        .filter(n=2)
+    )
+    assert await under_cte.values_list("title", flat=True) == ["a2"]

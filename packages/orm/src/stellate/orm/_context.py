@@ -545,6 +545,8 @@ class CompileContext:
         raise FieldError(f"Empty field path in `{key}`")  # pragma: no cover
 
     annotations: dict[str, Expression] = {}  # noqa: RUF012 - replaced per compile, never mutated
+    # Set while compiling the inside of a wrapped (window-filtered) query.
+    alias_related = False
 
     def column(self, key: str) -> tuple[str, Field | None]:
         """Column SQL for a plain field path (no lookups allowed)."""

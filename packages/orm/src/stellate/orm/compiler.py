@@ -145,8 +145,8 @@ def compile_select(query: Query, kind: str = "select") -> tuple[SelectPlan, tupl
     raws: list[Any] = []
     query.flatten(
         raws,
-        select_annotations=kind not in ("count", "exists"),
-        ordering=kind not in ("count", "aggregate"),
+        select_annotations=selects_annotations(query, kind),
+        ordering=compiles_order(query, kind),
     )
     return plan, bind(plan.transforms, raws)
 
@@ -161,6 +161,29 @@ def compile_exists_subquery(query: Query, outer: CompileContext) -> str:
     outer.counter.aliases += 1
     inner = CompileContext(query.model, outer=outer, alias=f"s{outer.counter.aliases}")
     return _select_sql(query, inner, SelectPlan(), "exists")
+
+
+def _sliced(query: Query) -> bool:
+    return query.limit is not None or query.offset is not None
+
+
+def compiles_order(query: Query, kind: str) -> bool:
+    """Whether a ``kind`` statement of ``query`` has an ORDER BY (its parameters bind).
+
+    Counts and aggregates never do; EXISTS only when a slice makes the order matter.
+    """
+    if kind in ("count", "aggregate"):
+        return False
+    return kind != "exists" or _sliced(query)
+
+
+def selects_annotations(query: Query, kind: str) -> bool:
+    """Whether a ``kind`` statement of ``query`` selects (and binds) its annotations.
+
+    COUNT and EXISTS do not, except an EXISTS over a slice: it checks the sliced
+    SELECT, whose ORDER BY may name annotations.
+    """
+    return kind not in ("count", "exists") or (kind == "exists" and _sliced(query))
 
 
 def _build_select(query: Query, kind: str) -> SelectPlan:
@@ -283,7 +306,11 @@ def _windowed_select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, ki
         extra = [name for name in query.model._meta.field_names if name not in keys]
         inner.values_fields = (*keys, *extra)
         inner.values_mode = "list"
-    inner_sql = _select_sql(inner, ctx, plan, "select")
+    ctx.alias_related = True
+    try:
+        inner_sql = _select_sql(inner, ctx, plan, "select")
+    finally:
+        ctx.alias_related = False
     if keys:
         plan.mode = query.values_mode  # type: ignore[assignment]
         plan.names = keys
@@ -296,7 +323,7 @@ def _windowed_select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, ki
     where = " AND ".join(f"({c})" if len(conditions) > 1 else c for c in conditions)
     order = (
         _order_sql(query, outer, lambda name: f"{_WRAPPED}.{quote_name(name)}")
-        if kind not in ("count", "aggregate")
+        if compiles_order(query, kind)
         else []
     )
     limit = outer.param() if query.limit is not None else None
@@ -325,7 +352,16 @@ def _windowed_select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, ki
     return sql
 
 
+def _related_column(ctx: CompileContext, ref: str, field: Field, index: int) -> str:
+    sql = f"{ref}.{quote_name(field.column)}"
+    if ctx.alias_related:
+        # Inside a wrapped query: joined columns must not shadow the model's own names.
+        sql += f" AS {quote_name(f'_r{index}')}"
+    return sql
+
+
 def _attach_joined(
+    ctx: CompileContext,
     segments: list[RelatedSegment],
     related_columns: list[str],
     group_by: list[str],
@@ -343,7 +379,10 @@ def _attach_joined(
     tmeta = target._meta
     start = position
     columns = [f"{ref}.{quote_name(f.column)}" for f in tmeta.field_list]
-    related_columns.extend(columns)
+    related_columns.extend(
+        _related_column(ctx, ref, f, len(related_columns) + i)
+        for i, f in enumerate(tmeta.field_list)
+    )
     if has_aggregate:
         # A subquery's columns are not functionally dependent on its primary key.
         group_by.extend(columns if group_all else [f"{ref}.{quote_name(tmeta.pk.column)}"])
@@ -387,6 +426,7 @@ def _join_lateral(
         alias, query.model, f"LEFT JOIN LATERAL ({sql}) AS {alias} ON TRUE"
     )
     return _attach_joined(
+        ctx,
         segments,
         related_columns,
         group_by,
@@ -408,6 +448,10 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
                 "aggregate in Python over the rows, or filter without the window"
             )
         return _windowed_select_sql(query, ctx, plan, kind)
+    if kind == "exists" and _sliced(query):
+        inner = _select_sql(query, ctx, plan, "select")
+        plan.mode = "exists"
+        return f"SELECT 1 FROM ({inner}) AS _found LIMIT 1"
     with_clause = _with_clause(query, ctx)
     model = query.model
     meta = model._meta
@@ -446,7 +490,10 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
             target = left_model
             tmeta = target._meta
             start = position
-            related_columns.extend(f"{left_ref}.{quote_name(f.column)}" for f in tmeta.field_list)
+            related_columns.extend(
+                _related_column(ctx, left_ref, f, len(related_columns) + i)
+                for i, f in enumerate(tmeta.field_list)
+            )
             position += len(tmeta.field_list)
             pk_index = start + tmeta.field_list.index(tmeta.pk)
             if has_aggregate:
@@ -475,6 +522,7 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
                 sub = names_path[: depth + 1]
                 left_model, left_ref = ctx._join_forward(sub, chain[depth][0], left_ref)
             position = _attach_joined(
+                ctx,
                 segments,
                 related_columns,
                 group_by,
@@ -542,7 +590,7 @@ def _select_sql(query: Query, ctx: CompileContext, plan: SelectPlan, kind: str) 
     where = " AND ".join(f"({c})" if len(query.where) > 1 else c for c in conditions)
     having_parts = [ctx.compile_q(q) for q in query.having]
     having = " AND ".join(f"({c})" if len(query.having) > 1 else c for c in having_parts)
-    order = _order_sql(query, ctx, quote_name) if kind not in ("count", "aggregate") else []
+    order = _order_sql(query, ctx, quote_name) if compiles_order(query, kind) else []
     limit = ctx.param() if query.limit is not None else None
     offset = ctx.param() if query.offset is not None else None
 

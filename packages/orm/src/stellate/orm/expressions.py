@@ -475,7 +475,14 @@ class Exists(Expression):
         return ("EXISTS", self.negated, self.queryset._query.shape())
 
     def flatten(self, out: list[Any]) -> None:
-        self.queryset._query.flatten(out, select_annotations=False)
+        from stellate.orm.compiler import compiles_order, selects_annotations
+
+        query = self.queryset._query
+        query.flatten(
+            out,
+            select_annotations=selects_annotations(query, "exists"),
+            ordering=compiles_order(query, "exists"),
+        )
 
     def compile(self, ctx: CompileContext) -> str:
         from stellate.orm.compiler import compile_exists_subquery
