@@ -64,7 +64,8 @@ logger = logging.getLogger("stellate.tasks_demo")
 class NewOrder(msgspec.Struct, forbid_unknown_fields=True):
     """The body of ``POST /orders``."""
 
-    item: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    # No NUL: PostgreSQL text cannot hold it (a 422 naming `item`, not a database error).
+    item: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern="^[^\x00]*$")]
     quantity: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
 
 
@@ -166,7 +167,11 @@ def create_app(settings: Mapping[str, Any] | None = None) -> App:
 async def own_order(request: Request, order_id: int) -> Order:
     """Order ``order_id`` of the logged-in user, or a 404 (other users' orders too)."""
     user = require_auth(request)
-    order = await Order.objects.filter(id=order_id, user_id=user["id"]).first()
+    # An id the column cannot hold names no order: a 404 like any other unknown id.
+    in_range = 0 < order_id < 2**31
+    order = (
+        await Order.objects.filter(id=order_id, user_id=user["id"]).first() if in_range else None
+    )
     if order is None:
         raise HTTPException(404, f"You have no order `{order_id}`")
     return order

@@ -40,7 +40,8 @@ from stellate.core import App
 from stellate.core.storage import FileSystemStorage
 from stellate.core.testing import AppClient
 from stellate.orm import Database, get_db
-from stellate.orm.testing import create_tables
+from stellate.orm.plugin import apply_migrations
+from stellate.orm.testing import create_tables, temporary_database
 
 SECRET = "hostile-input-secret-" + "k" * 40
 PASSWORD = "violet tractor under the sea"
@@ -485,3 +486,68 @@ async def test_static_files_and_storage_names_stay_inside_their_folder(tmp_path:
         with pytest.raises(ValueError, match="`"):
             await storage.save(name, b"x")
     assert (tmp_path / "secret.txt").read_text() == "TOP-SECRET"
+
+
+async def test_tasks_demo_orders_refuse_hostile_values(redis_url: str, logs: LogRecords) -> None:
+    from examples.tasks_demo.app import MIGRATIONS_DIR
+
+    # The demo's outbox relay runs beside requests: it needs a database that commits,
+    # not the one rolled-back test transaction every task would share.
+    async with temporary_database() as database:
+        assert database.url is not None
+        await apply_migrations(database.url, MIGRATIONS_DIR)
+        await _tasks_demo_orders(redis_url, logs)
+
+
+async def _tasks_demo_orders(redis_url: str, logs: LogRecords) -> None:
+    from examples.tasks_demo.app import create_app as create_tasks_demo
+    from examples.tasks_demo.models import Order
+
+    app = create_tasks_demo(
+        {
+            "env": "test",
+            "secret_key": SECRET,
+            "auth": {"password_profile": "owasp-minimum"},
+            "tasks": {"redis_url": redis_url, "tasks_prefix": f"hostile-{uuid.uuid4().hex}:"},
+        }
+    )
+    verdicts = Verdicts(logs)
+    async with AppClient(app) as client:
+        await client.app.auth.throttle.reset(ip="127.0.0.1")  # type: ignore[attr-defined]
+        username = f"buyer-{uuid.uuid4().hex[:6]}"
+        await client.app.auth.users.create_user(username, PASSWORD)  # type: ignore[attr-defined]
+        login = await client.post("/auth/login", json={"username": username, "password": PASSWORD})
+        headers = {"X-CSRF-Token": login.json()["csrf_token"], "Content-Type": "application/json"}
+        placed = await client.post("/orders", json={"item": "kettle"}, headers=headers)
+        assert placed.status_code == 201, placed.text
+        order = placed.json()["id"]
+        before = await Order.objects.count()
+        for payload in SELECTED:
+            for field in ("item", "quantity"):
+                body = _with_raw({"item": "teapot", "quantity": 1}, field, payload.json)
+                response = await verdicts.send(
+                    client,
+                    f"POST /orders {field}={payload.name}",
+                    "POST",
+                    "/orders",
+                    names=(),
+                    content=body,
+                    headers=headers,
+                )
+                if response is not None and response.status_code == 201:
+                    stored = response.json()[field]
+                    if str(stored) != str(msgspec.json.decode(payload.json)):
+                        verdicts.problems.append(f"POST /orders {field}={payload.name}: stored")
+                    before += 1
+            for method, url in (
+                ("GET", f"/orders/{payload.query}"),
+                ("POST", f"/orders/{payload.query}/ship"),
+                ("POST", f"/orders/{order}/ship?carrier_failures={payload.query}"),
+            ):
+                response = await verdicts.send(
+                    client, f"{method} {url[:60]}", method, url, names=(), headers=headers
+                )
+                if response is not None and response.status_code < 400 and "carrier" not in url:
+                    verdicts.problems.append(f"{method} {url[:60]}: {response.status_code}")
+        assert await Order.objects.count() == before
+    assert not verdicts.problems, verdicts.report()
