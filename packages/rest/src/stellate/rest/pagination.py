@@ -2,16 +2,21 @@
 
 ``CursorPagination`` pages with ``WHERE (ordering columns) > (last row's values)``
 instead of ``OFFSET``, so every page costs the same however deep it is. Its cursors are
-opaque tokens signed with the core ``TokenEngine`` (HMAC-SHA256, keyed by the app's
-``STELLATE_SECRET_KEY``) and bound to the endpoint and the ordering: a tampered,
+opaque tokens signed with HMAC-SHA256 (``CursorSigner``, keyed by the app's
+``STELLATE_SECRET_KEY``), expiring, and bound to the endpoint and the ordering: a tampered,
 expired or foreign cursor is a 400 naming the ``cursor`` parameter, never a 500 or a
 wrong page.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
@@ -20,7 +25,6 @@ import msgspec
 from starlette.responses import StreamingResponse
 
 from stellate.core.responses import JSONResponse, encode_json
-from stellate.core.signing import SigningKey, TokenEngine
 from stellate.orm.database import get_db
 from stellate.orm.expressions import Q
 from stellate.rest._compat import loaded_value
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BasePagination",
     "CursorPagination",
+    "CursorSigner",
     "PageNumberPagination",
     "ServerCursorPagination",
     "cursor_engine",
@@ -45,8 +50,49 @@ _ENGINE_STATE = "stellate_rest_cursor_engine"
 _CURSOR_PURPOSE = "stellate.rest.cursor"
 
 
-def cursor_engine(request: Request) -> TokenEngine:
-    """The ``TokenEngine`` that signs this app's cursors (built once per app).
+class CursorSigner:
+    """Signs and verifies cursor payloads: msgspec JSON with an expiry, HMAC-SHA256.
+
+    The key is derived from the app's secret for cursors only, so a cursor cannot be
+    replayed as any other signed token. A cursor is signed for every page that has a
+    next or previous link, so this stays a single HMAC over a small JSON document
+    (the general ``TokenEngine`` took about 14 times as long per cursor: bench/).
+    """
+
+    _DIGEST = 32
+
+    def __init__(self, secret: str) -> None:
+        self._key = hmac.new(secret.encode(), _CURSOR_PURPOSE.encode(), hashlib.sha256).digest()
+        self._encoder = msgspec.json.Encoder()
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def encode_data(self, data: Any, *, ttl: float | None) -> str:
+        """A URL-safe token carrying ``data`` that verifies for ``ttl`` seconds (None: ever)."""
+        payload = self._encoder.encode([None if ttl is None else time.time() + ttl, data])
+        return base64.urlsafe_b64encode(payload + self._mac(payload)).rstrip(b"=").decode()
+
+    def decode_data(self, token: str) -> Any:
+        """The data of a valid, unexpired token; ``None`` for anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (ValueError, binascii.Error):
+            return None
+        payload, mac = raw[: -self._DIGEST], raw[-self._DIGEST :]
+        if len(raw) <= self._DIGEST or not hmac.compare_digest(mac, self._mac(payload)):
+            return None
+        try:
+            expires, data = msgspec.json.decode(payload)
+        except (msgspec.DecodeError, TypeError, ValueError):
+            return None
+        if expires is not None and (not isinstance(expires, int | float) or expires < time.time()):
+            return None
+        return data
+
+
+def cursor_engine(request: Request) -> CursorSigner:
+    """The ``CursorSigner`` of this app's cursors (built once per app).
 
     It is keyed by the app's ``STELLATE_SECRET_KEY``. Without one (development only;
     production refuses to start without it) a random key is made for this process,
@@ -63,7 +109,7 @@ def cursor_engine(request: Request) -> TokenEngine:
                 "per-process key and stop working after a restart; set STELLATE_SECRET_KEY"
             )
             secret = secrets.token_urlsafe(32)
-        engine = TokenEngine([SigningKey(secret, version=1)], purpose=_CURSOR_PURPOSE)
+        engine = CursorSigner(secret)
         setattr(state, _ENGINE_STATE, engine)
     return engine
 
@@ -218,7 +264,7 @@ class CursorPagination(BasePagination):
 
     def _link(
         self,
-        engine: TokenEngine,
+        engine: CursorSigner,
         request: Request,
         signature: str,
         keys: list[tuple[str, bool]],
@@ -233,7 +279,7 @@ class CursorPagination(BasePagination):
 
     def _decode(
         self,
-        engine: TokenEngine,
+        engine: CursorSigner,
         token: str,
         request: Request,
         signature: str,
