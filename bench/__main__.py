@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,10 +61,50 @@ def _parser() -> argparse.ArgumentParser:
     http.add_argument(
         "--markdown",
         type=Path,
-        default=BENCH_DIR / "RESULTS.md",
-        help="where to write the readable report (default bench/RESULTS.md)",
+        default=BENCH_DIR / "results" / "http.md",
+        help="where to write the readable report (default bench/results/http.md; "
+        "bench/RESULTS.md is the suite's)",
     )
     http.add_argument("--no-markdown", dest="markdown", action="store_const", const=None)
+
+    suite = sub.add_parser(
+        "suite",
+        help="the whole suite: the bookstore API in every peer, ORMs, tasks; writes RESULTS.md",
+        description="Every scenario against every peer (bench/README.md); ratios to Stellate.",
+    )
+    suite.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few seconds per scenario (1 round, 1 s): checks the harness, not a measurement",
+    )
+    suite.add_argument(
+        "--check-only",
+        action="store_true",
+        help="build the venvs, load the data and compare every implementation's JSON; no timing",
+    )
+    suite.add_argument("--implementations", default=None, help="comma-separated (default: all)")
+    suite.add_argument("--scenarios", default=None, help="comma-separated HTTP scenarios")
+    suite.add_argument("--orms", default=None, help="comma-separated ORMs ('' for none)")
+    suite.add_argument("--no-tasks", dest="tasks", action="store_false")
+    suite.add_argument("--rounds", type=int, default=None, help="interleaved rounds (3)")
+    suite.add_argument("--duration", type=float, default=None, help="measured seconds (5)")
+    suite.add_argument("--warmup", type=float, default=None, help="warm-up seconds (2)")
+    suite.add_argument("--connections", type=int, default=None, help="wrk connections (64)")
+    suite.add_argument("--server-core", type=int, default=0)
+    suite.add_argument("--wrk-core", type=int, default=1)
+    suite.add_argument(
+        "--no-speedups",
+        dest="speedups",
+        action="store_false",
+        help="serve with --loop asyncio --http h11 instead of uvloop + httptools",
+    )
+    suite.add_argument("--database-url", default=environment.DEFAULT_DATABASE_URL)
+    suite.add_argument("--redis-url", default=environment.DEFAULT_REDIS_URL)
+    suite.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
+    suite.add_argument("--markdown", type=Path, default=BENCH_DIR / "RESULTS.md")
+    suite.add_argument("--no-markdown", dest="markdown", action="store_const", const=None)
+    suite.add_argument("--charts-dir", type=Path, default=BENCH_DIR / "charts")
+    suite.add_argument("--no-charts", dest="charts_dir", action="store_const", const=None)
 
     report = sub.add_parser(
         "report", help="print a saved http-*.json again (and rewrite RESULTS.md from it)"
@@ -137,6 +178,79 @@ def _run_http(args: argparse.Namespace) -> int:
         print(line)
     print(f"\nresults: {path}" + (f"\nreport: {args.markdown}" if args.markdown else ""))
     return 0
+
+
+def _run_suite(args: argparse.Namespace) -> int:
+    from bench.suite import SuiteOptions, run_suite
+
+    def names(text: str | None) -> list[str] | None:
+        return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+    options = SuiteOptions(
+        tasks=args.tasks,
+        check_only=args.check_only,
+        server_core=args.server_core,
+        wrk_core=args.wrk_core,
+        speedups=args.speedups,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        results_dir=args.results_dir,
+        markdown=args.markdown,
+        charts_dir=args.charts_dir,
+    )
+    if args.quick:
+        options.apply_quick()
+    for option, value in (
+        ("implementations", names(args.implementations)),
+        ("scenarios", names(args.scenarios)),
+        ("orms", names(args.orms)),
+        ("rounds", args.rounds),
+        ("seconds", args.duration),
+        ("warmup", args.warmup),
+        ("connections", args.connections),
+    ):
+        if value is not None:
+            setattr(options, option, value)
+    if options.rounds < 1 or options.seconds < 1 or options.warmup < 0:
+        raise BenchError("--rounds and --duration must be at least 1 and --warmup at least 0")
+    results = run_suite(options)
+    if options.check_only:
+        print("check: every implementation answers alike")
+        return 0
+    from bench.suite_report import markdown, write_results
+
+    path = write_results(results, options.results_dir, None)
+    charts = _charts(path, options.charts_dir)
+    write_results(results, options.results_dir, options.markdown, charts)
+    print()
+    print(markdown(json.loads(path.read_text()), charts))
+    print(f"results: {path}" + (f"\nreport: {options.markdown}" if options.markdown else ""))
+    return 0
+
+
+def _charts(results: Path, directory: Path | None) -> list[str]:
+    """Draw the PNG charts with matplotlib from bench/.venvs/charts; [] when not possible."""
+    import subprocess
+
+    from bench.venvs import ensure_venv
+
+    if directory is None:
+        return []
+    try:
+        python = ensure_venv("charts")
+    except BenchError as exc:
+        print(f"warning: no charts: {exc}", file=sys.stderr)
+        return []
+    script = BENCH_DIR / "charts.py"
+    done = subprocess.run(
+        [str(python), str(script), str(results), str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"Drawing the charts failed: {done.stderr.strip()[-1500:]}")
+    return done.stdout.split()
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -215,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             environment.reexec_with_speedups(arguments)
         runner = {
             "http": _run_http,
+            "suite": _run_suite,
             "check": _run_check,
             "profile": _run_profile,
             "imports": _run_imports,

@@ -61,7 +61,7 @@ def reexec_with_speedups(argv: Sequence[str]) -> None:
     this run only (the peers venv pins the same versions). Returns when they are
     importable already or the re-run was tried; otherwise does not return.
     """
-    if _importable("uvloop") and _importable("httptools"):
+    if _importable("uvloop") and _importable("httptools") and _importable("granian"):
         return
     if os.environ.get(_REEXEC_MARKER):
         print(

@@ -30,6 +30,7 @@ PEER_VENVS: dict[str, str | None] = {
     "litestar": None,
     "django": "3.12",
     "tortoise": None,
+    "charts": None,  # matplotlib for the PNG charts
 }
 
 

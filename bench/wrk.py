@@ -92,7 +92,9 @@ def run_wrk(
         BenchError: wrk failed, hung, or reported errors or unexpected answers.
     """
     duration = max(1, round(seconds))
-    command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    # --timeout 10s: a slow peer's queue of 64 requests can exceed wrk's 2 s default
+    # without the server failing; a real stall still shows up as a timeout error.
+    command = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency"]
     if script is not None:
         command += ["-s", script]
     command.append(url)

@@ -15,11 +15,10 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqla_models import PAGE_SIZE, Author, Book, database_url
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import joinedload, selectinload
-
-from sqla_models import PAGE_SIZE, Author, Book, database_url
 
 engine = create_async_engine(database_url(), pool_size=4, max_overflow=0)
 SessionLocal = async_sessionmaker(engine, expire_on_commit=False)

@@ -24,11 +24,10 @@ from litestar.plugins.sqlalchemy import (
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
+from sqla_models import PAGE_SIZE, Author, Book, database_url
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
-
-from sqla_models import PAGE_SIZE, Author, Book, database_url
 
 
 class AuthorOut(msgspec.Struct):

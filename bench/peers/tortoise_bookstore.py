@@ -174,7 +174,9 @@ async def list_books(request: Request) -> JSONResponse:
     )
 
 
-schemas = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "Bench bookstore", "version": "1.0.0"}})
+schemas = SchemaGenerator(
+    {"openapi": "3.0.0", "info": {"title": "Bench bookstore", "version": "1.0.0"}}
+)
 
 
 async def openapi(request: Request) -> JSONResponse:

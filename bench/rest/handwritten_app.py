@@ -6,10 +6,12 @@ the same order, and returns the same JSON: ``{"results", "next", "previous"}`` w
 an HMAC-signed cursor, which it also accepts back (``?cursor=``). ``GET
 /openapi.json`` serves the bytes of the file named by ``BENCH_OPENAPI_FILE`` (the
 bookstore's own document, fetched by the benchmark) from memory: the floor for a
-static document. ``GET /`` answers ``{"hello": "world"}`` (plain JSON and the harness's start-up
-probe). For ``python -m bench suite`` it also serves ``GET /params/{item_id}``
-(query validated by a msgspec Struct, 400 when invalid), ``GET /api/authors/{id}/``
-and ``POST /api/authors/`` (body validated by a msgspec Struct, 400 when invalid).
+static document. ``GET /`` answers ``{"hello": "world"}`` with Starlette's
+``JSONResponse`` (the bare-Starlette baseline of plain JSON, and the harness's
+start-up probe). For ``python -m bench suite`` it also serves ``GET
+/params/{item_id}`` (query validated by a msgspec Struct, 400 when invalid),
+``GET /api/authors/{id}/`` and ``POST /api/authors/`` (body validated by a msgspec
+Struct, 400 when invalid).
 
 Environment: ``STELLATE_DATABASE_URL``, ``STELLATE_SECRET_KEY``,
 ``BENCH_OPENAPI_FILE``; the pool has the size of Stellate's default (twice the CPU
@@ -32,7 +34,7 @@ import asyncpg
 import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 _COLUMNS = (
@@ -174,7 +176,8 @@ def create_app() -> Starlette:
         return Response(openapi, media_type="application/json")
 
     async def hello(request: Request) -> Response:
-        return Response(b'{"hello":"world"}', media_type="application/json")
+        # Bare Starlette's plain JSON route, as bench/apps/starlette_app.py.
+        return JSONResponse({"hello": "world"})
 
     async def params(request: Request) -> Response:
         try:

@@ -1,4 +1,4 @@
-"""Django models over the harness's bookstore tables (``managed = False``: Django never alters them)."""
+"""Django models over the harness's bookstore tables (``managed = False``: never altered)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Tag(models.Model):
     class Meta:
         managed = False
         db_table = "bookstore_tags"
-        ordering = ["id"]
+        ordering = ("id",)
 
 
 class Book(models.Model):

@@ -1,6 +1,6 @@
 """Django settings of the benchmark bookstore peer (Django 6 + DRF, bench/.venvs/django).
 
-A production configuration: DEBUG off, persistent database connections, the middleware
+A production configuration: DEBUG off, persistent database connections (WSGI), the middleware
 ``startproject`` generates, DRF with no authentication (like every peer) and
 drf-spectacular for ``/openapi.json``.
 """
@@ -49,7 +49,10 @@ DATABASES = {
         "PASSWORD": _url.password or "",
         "HOST": _url.hostname or "127.0.0.1",
         "PORT": str(_url.port or 5432),
-        "CONN_MAX_AGE": None,
+        # Persistent connections under WSGI (one per worker thread); none under ASGI,
+        # as Django's docs advise: there each request runs in its own thread and
+        # persistent connections would pile up, one per thread.
+        "CONN_MAX_AGE": 0 if os.environ.get("BENCH_DJANGO_ASGI") else None,
         "CONN_HEALTH_CHECKS": False,
     }
 }
