@@ -103,6 +103,9 @@ class Document(Model):
     id: int = Field(primary_key=True, auto=True)
     title: str = Field(min_length=1, max_length=100)
     attachment: str = FileField(upload_to="docs/", allowed_extensions={".txt", ".pdf"})
+    article_id: int | None = Field(
+        default=None, foreign_key=Article, related_name="documents", on_delete=OnDelete.SET_NULL
+    )
 
 
 ALL_MODELS: tuple[type[Model], ...] = (

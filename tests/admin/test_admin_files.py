@@ -32,6 +32,23 @@ async def documents(
         yield client, token, storage
 
 
+def test_inlines_refuse_file_fields() -> None:
+    from admin_models import Article
+
+    from stellate.admin import TabularInline
+
+    class DocumentRows(TabularInline):
+        model = Document
+        fields = ("title", "attachment")
+
+    class DefaultRows(TabularInline):
+        model = Document
+
+    assert DefaultRows(Article).field_names == ["title"]  # the file field is left out
+    with pytest.raises(ImproperlyConfigured, match="cannot edit binary or file fields"):
+        DocumentRows(Article)
+
+
 def test_file_fields_need_a_storage() -> None:
     with pytest.raises(ImproperlyConfigured, match="no storage"):
         AdminSite().register(Document, ModelAdmin)

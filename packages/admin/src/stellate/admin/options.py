@@ -26,6 +26,7 @@ A = TypeVar("A", bound=Callable[..., Any])
 DEFAULT_SECRET_FIELDS = frozenset(
     {"password", "password_hash", "secret", "secret_hash", "key_hash", "token_hash", "api_key"}
 )
+_NOT_INLINE = frozenset({forms.Kind.BINARY, forms.Kind.FILE})
 _NAME_CANDIDATES = ("name", "title", "username", "label", "codename", "email", "slug")
 
 
@@ -107,8 +108,16 @@ class TabularInline:
                 if f is not self.fk
                 and not f.primary_key
                 and f.name not in secret
-                and forms.field_kind(f) != forms.Kind.BINARY
+                and forms.field_kind(f) not in _NOT_INLINE
             ]
+        for name in names:
+            if name in model._meta.fields and forms.field_kind(model._meta.fields[name]) in (
+                _NOT_INLINE
+            ):
+                raise ImproperlyConfigured(
+                    f"`{type(self).__name__}` lists `{name}`: inline rows cannot edit binary "
+                    "or file fields; edit it on the model's own form (or make it read-only)"
+                )
         for name in [*names, *self.readonly_fields]:
             if name not in model._meta.fields or name in secret:
                 raise ImproperlyConfigured(
