@@ -94,6 +94,14 @@ def test_every_sample_is_shown_on_a_page() -> None:
     assert not unused, f"samples no page includes (include them or delete them): {unused}"
     missing = sorted(name for name in included if not (ROOT / name.split(":")[0]).is_file())
     assert not missing, f"pages include samples that do not exist: {missing}"
+    sections = []
+    for name in included:
+        path, _, section = name.partition(":")
+        if section and not section[0].isdigit():
+            text = (ROOT / path).read_text(encoding="utf-8")
+            if f"[start:{section}]" not in text or f"[end:{section}]" not in text:
+                sections.append(name)
+    assert not sections, f"pages include sections their sample does not mark: {sections}"
 
 
 def test_no_python_block_is_left_unexecuted() -> None:
