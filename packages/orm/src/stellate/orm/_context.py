@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from stellate.orm.exceptions import FieldError, unknown_name_error
@@ -237,7 +240,13 @@ def _generate_clone() -> Callable[[Query], Query]:
 _clone_query = _generate_clone()
 
 
+# Filter values that are always one bound parameter (bool is its own type, not here).
+_PLAIN_VALUES = frozenset({int, str, float, Decimal, dt.datetime, dt.date, uuid.UUID})
+
+
 def _value_shape(key: str, value: Any) -> Any:
+    if type(value) in _PLAIN_VALUES:
+        return "v"
     if value is None:
         return "N"
     if isinstance(value, Expression):
