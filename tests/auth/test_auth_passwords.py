@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
+import sys
+import threading
 import time
 
 import pytest
@@ -104,3 +107,16 @@ async def test_hashing_does_not_stall_the_event_loop() -> None:
     assert elapsed > 0.1  # the hashes took long enough for the measurement to mean something
     assert len(gaps) > 16, f"only {len(gaps)} ticks in {elapsed:.2f}s: the loop was blocked"
     assert statistics.median(gaps) < 0.02, f"median tick gap {statistics.median(gaps):.3f}s"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
+async def test_hashing_threads_yield_to_the_event_loop() -> None:
+    hasher = PasswordHasher("owasp-minimum", workers=1)
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    try:
+        assert await hasher._run(niceness) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    finally:
+        hasher.close()
