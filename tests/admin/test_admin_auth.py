@@ -40,7 +40,14 @@ async def test_staff_login_redirects_to_next_and_shows_the_user(
 
 async def test_login_refuses_open_redirects(client: AppClient, make_user: Any) -> None:
     user = await make_user(superuser=True)
-    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+    for target in (
+        "https://evil.example/",
+        "//evil.example/x",
+        "javascript:alert(1)",
+        "/\t/evil.example/",
+        "/\\evil.example/",
+        "/\n/evil.example",
+    ):
         client.cookies.clear()
         response = await client.post(
             "/admin/login/",

@@ -673,6 +673,8 @@ def _safe_next(target: str | None, prefix: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
-    if "\\" in target:
+    # Browsers drop tabs and newlines from URLs (`/\t/evil.example` becomes
+    # `//evil.example`) and treat backslashes as slashes: refuse both.
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return default
     return target
