@@ -17,12 +17,14 @@ from stellate.orm import (
     Exists,
     F,
     FieldError,
+    Lag,
     OuterRef,
     Q,
     Subquery,
     Sum,
     Value,
     When,
+    Window,
 )
 from stellate.orm.functions import (
     Abs,
@@ -446,3 +448,56 @@ async def test_readme_expressions_example_runs(db: Any) -> None:
     assert [n.so_far for n in await namespace["running"].order_by("id")] == [412, 532]
     assert sorted(r.name for r in namespace["ancestors"]) == ["europe", "world"]
     assert [n.worst_review and n.worst_review.score for n in namespace["with_worst"]] == [-1, None]
+
+
+def _window_qs(n: int) -> Any:
+    rank = Window(Lag("pages", offset=1, default=n), partition_by="author_id", order_by="id")
+    return Book.objects.annotate(prev=rank).filter(prev__gte=n)
+
+
+SHAPES: dict[str, Any] = {
+    "Value": lambda v: Book.objects.annotate(x=Value(v)),
+    "Lower": lambda v: Book.objects.filter(slug=Lower(Value(str(v)))),
+    "Upper": lambda v: Book.objects.annotate(x=Upper(Value(str(v)))),
+    "Length": lambda v: Book.objects.filter(pages__gt=Length(Value(str(v)))),
+    "Trim": lambda v: Book.objects.annotate(x=Trim(Value(str(v)))),
+    "Concat": lambda v: Book.objects.annotate(x=Concat("title", Value(str(v)))),
+    "Greatest": lambda v: Book.objects.annotate(x=Greatest("pages", v)),
+    "Least": lambda v: Book.objects.annotate(x=Least("pages", v)),
+    "Abs": lambda v: Book.objects.annotate(x=Abs(F("pages") - v)),
+    "NullIf": lambda v: Book.objects.annotate(x=NullIf("pages", v)),
+    "Now": lambda v: Book.objects.filter(created_at__lte=Now()).filter(pages__gte=v),
+    "Coalesce": lambda v: Book.objects.annotate(x=Coalesce("rating", float(v))),
+    "Case": lambda v: Book.objects.annotate(x=Case(When(pages__gt=v, then=v), default=-v)),
+    "OrderBy": lambda v: Book.objects.order_by((F("pages") - v).desc(nulls_first=True)),
+    "Subquery": lambda v: Book.objects.annotate(
+        x=Subquery(Comment.objects.filter(book_id=OuterRef("id"), score__gt=v).values("body")[:1])
+    ),
+    "Exists": lambda v: Book.objects.filter(
+        Exists(Comment.objects.filter(book_id=OuterRef("id"), score__lt=v))
+    ),
+    "values rename": lambda v: Book.objects.filter(pages__gt=v).values(name=F("title")),
+    "window filter": _window_qs,
+    "where_raw": lambda v: Book.objects.where_raw("pages > {idx}", v),
+    "with_cte": lambda v: Book.objects.with_cte(
+        "few", "SELECT id FROM core_books WHERE pages > {idx}", v
+    ).where_raw("id IN (SELECT id FROM few)"),
+    "join_related": lambda v: Book.objects.join_related(
+        top=Comment.objects.filter(book_id=OuterRef("id"), score__gte=v).order_by("-score")
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+async def test_every_expression_compiles_once_per_shape(rows: list[Book], name: str) -> None:
+    build = SHAPES[name]
+    first = build(1).to_sql()
+    size = len(Book._meta.sql_cache)
+    second = build(2).to_sql()
+    assert len(Book._meta.sql_cache) == size  # the second shape hit the cache
+    assert first.sql == second.sql
+    assert first.params != second.params
+    # and both run: the rebound parameters fit the cached SQL
+    await build(1)
+    await build(2)
+    await build(2).count()
