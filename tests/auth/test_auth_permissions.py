@@ -20,7 +20,7 @@ from stellate.auth import Auth, AuthPlugin, Principal
 from stellate.auth.models import User
 from stellate.auth.permissions import model_permissions, permission_label
 from stellate.auth.view_permissions import HasPermission, ObjectPermissions
-from stellate.core import App
+from stellate.core import App, Request
 from stellate.core.cli import cli
 from stellate.core.testing import AppClient
 from stellate.orm import Field, Model, get_db
@@ -79,6 +79,12 @@ def make_app() -> App:
             "secret_key": "permissions-test-secret-" + "k" * 32,
         },
     )
+
+    @app.post("/login-as/{user_id:int}")
+    async def login_as(request: Request, user_id: int) -> dict[str, object]:
+        user = await User.objects.filter(pk=user_id).first()
+        return {"user": await app.auth.sessions.login(request, user)}
+
     router = Router()
     router.register("notes", NoteViewSet)
     app.include(router, prefix="/api")
@@ -265,7 +271,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     (tmp_path / f"permproj_app_{tag}.py").write_text(
         textwrap.dedent(
             f"""
-            from stellate.core import App
+            from stellate.core import App, Request
 
             app = App(
                 plugins=["orm", "auth"],
@@ -320,3 +326,13 @@ def test_migrate_creates_and_repairs_each_models_permissions(project: dict[str, 
     assert _permissions(project["url"])[f"{label}.add_{model}"] == f"Can add {model}"
     dry = runner.invoke(cli, ["--app", project["app"], "migrate", "--dry-run"])
     assert dry.exit_code == 0, dry.output
+
+
+async def test_login_with_a_model_instance_carries_the_stored_permissions(
+    client: AppClient,
+) -> None:
+    auth = auth_of(client)
+    record = await auth.users.create_user(f"inst-{secrets.token_hex(4)}", GOOD)
+    await auth.users.grant("test_auth_permissions.view_permnote", user_id=record.id)
+    body = (await client.post(f"/login-as/{record.id}")).json()
+    assert body["user"]["permissions"] == ["test_auth_permissions.view_permnote"]

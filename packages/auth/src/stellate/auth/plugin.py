@@ -143,6 +143,7 @@ class AuthPlugin(Plugin):
         )
         # Role changes made through the store reach the user's sessions.
         users.on_user_changed = auth.refresh_principal
+        sessions.load_principal = auth.load_principal
         app.add_extension("auth", auth)
         self._auth = auth
         if config.cors_origins:

@@ -64,6 +64,11 @@ class Auth:
 
         return User
 
+    async def load_principal(self, user_id: int) -> Principal | None:
+        """The principal of an active user, with groups and permissions (one query)."""
+        user = await self.users.get(user_id)
+        return None if user is None or not user.is_active else user.principal()
+
     async def refresh_principal(self, user_id: int) -> int:
         """Store the user's current roles, groups and permissions in their sessions.
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -183,6 +183,9 @@ class SessionAuth:
         # The last check of each session this process made: (when, principal data, it).
         self._checked: dict[str, tuple[float, dict[str, Any], Principal]] = {}
         self._feed = RevocationFeed(self._revoke_session, self._revoke_user)
+        #: Loads a user's principal (groups, permissions) by id for :meth:`login`; the
+        #: auth plugin sets it to read ``app.auth.users``.
+        self.load_principal: Callable[[int], Awaitable[Principal | None]] | None = None
         self.csrf_check = (
             CSRFCheck(
                 token_engine=self.csrf_engine,
@@ -348,7 +351,8 @@ class SessionAuth:
         Args:
             request: the current request.
             user: a user model instance, a :class:`Principal` or a mapping with
-                ``id`` and ``username``.
+                ``id`` and ``username`` (with the plugin, its groups and permissions
+                are then read from the database).
             groups: group names of the user (ignored when ``user`` is a Principal).
         """
         state = _state(request)
@@ -358,6 +362,9 @@ class SessionAuth:
             principal = user
         else:
             principal = Principal.from_user(user, groups=groups)
+            if self.load_principal is not None:
+                # The stored groups and permissions, whatever the object carried.
+                principal = await self.load_principal(principal.id) or principal
         now = self.clock()
         session_id = secrets.token_urlsafe(32)
         await self._insert(_hash_sid(session_id), principal, now, request)
