@@ -28,7 +28,9 @@ from stellate.orm import (
 )
 from stellate.orm.functions import (
     Abs,
+    Cast,
     Concat,
+    Extract,
     Func,
     Greatest,
     Least,
@@ -37,6 +39,7 @@ from stellate.orm.functions import (
     Now,
     NullIf,
     Trim,
+    Trunc,
     Upper,
 )
 from stellate.orm.testing import create_tables
@@ -146,11 +149,48 @@ async def test_custom_func_subclass(rows: list[Book]) -> None:
     assert got == ["Beta"]
 
 
+async def test_extract_trunc_and_cast(rows: list[Book]) -> None:
+    when = dt.datetime(2024, 5, 17, 13, 45, 30, tzinfo=dt.UTC)
+    await Book.objects.update(created_at=when, released=dt.date(2023, 12, 31))
+    got = await Book.objects.filter(id=rows[0].id).values(
+        year=Extract("created_at", "year"),
+        quarter=Extract("released", "quarter"),
+        hour=Extract("created_at", "hour"),
+        month=Trunc("released", "month"),
+        text=Cast("pages", output_field=str),
+        whole=Cast(Value("12"), output_field=int),
+    )
+    assert got == [
+        {
+            "year": 2024,
+            "quarter": 4,
+            "hour": 13,
+            "month": dt.datetime(2023, 12, 1, tzinfo=dt.UTC),
+            "text": "100",
+            "whole": 12,
+        }
+    ]
+    # grouping by a truncated date: the classic per-month count
+    per_month = await (
+        Book.objects.values(month=Trunc("created_at", "month"))
+        .annotate(n=Count("*"))
+        .values_list("month", "n")
+    )
+    assert per_month == [(dt.datetime(2024, 5, 1, tzinfo=dt.UTC), 3)]
+    assert await Book.objects.filter(pages__gt=Cast(Value("99"), output_field=int)).count() == 2
+
+
 def test_function_argument_errors() -> None:
     with pytest.raises(TypeError, match="`Lower` takes 1 argument, got 2"):
         Lower("a", "b")
     with pytest.raises(TypeError, match="Concat needs at least two"):
         Concat("a")
+    with pytest.raises(ValueError, match=r"Extract part `fortnight` is not one of `day`"):
+        Extract("created_at", "fortnight")
+    with pytest.raises(ValueError, match=r"Trunc kind `epoch` is not one of"):
+        Trunc("created_at", "epoch")
+    with pytest.raises(TypeError, match=r"Cast\(\): output_field `dict` is not supported"):
+        Cast("data", output_field=dict)
 
     class Bad(Func):
         function = "drop table x; --"
@@ -461,6 +501,9 @@ SHAPES: dict[str, Any] = {
     "Upper": lambda v: Book.objects.annotate(x=Upper(Value(str(v)))),
     "Length": lambda v: Book.objects.filter(pages__gt=Length(Value(str(v)))),
     "Trim": lambda v: Book.objects.annotate(x=Trim(Value(str(v)))),
+    "Extract": lambda v: Book.objects.filter(pages__gt=v).values(y=Extract("created_at", "year")),
+    "Trunc": lambda v: Book.objects.filter(pages__gt=v).values(m=Trunc("created_at", "month")),
+    "Cast": lambda v: Book.objects.annotate(x=Cast(Value(str(v)), output_field=int)),
     "Concat": lambda v: Book.objects.annotate(x=Concat("title", Value(str(v)))),
     "Greatest": lambda v: Book.objects.annotate(x=Greatest("pages", v)),
     "Least": lambda v: Book.objects.annotate(x=Least("pages", v)),

@@ -57,7 +57,9 @@ from stellate.orm.fields import (
 from stellate.orm.files import FileField, ImageField, delete_uploaded_file, save_uploaded_file
 from stellate.orm.functions import (
     Abs,
+    Cast,
     Concat,
+    Extract,
     Func,
     Greatest,
     Least,
@@ -66,6 +68,7 @@ from stellate.orm.functions import (
     Now,
     NullIf,
     Trim,
+    Trunc,
     Upper,
 )
 from stellate.orm.many_to_many import ManyToManyField
@@ -109,6 +112,7 @@ __all__ = [
     "ArrayField",
     "Avg",
     "Case",
+    "Cast",
     "CheckConstraint",
     "CheckViolation",
     "Coalesce",
@@ -123,6 +127,7 @@ __all__ = [
     "DatabaseNotConnectedError",
     "DenseRank",
     "Exists",
+    "Extract",
     "F",
     "Field",
     "FieldError",
@@ -181,6 +186,7 @@ __all__ = [
     "Transaction",
     "TransactionClosedError",
     "Trim",
+    "Trunc",
     "UniqueConstraint",
     "UniqueViolation",
     "Upper",

@@ -10,15 +10,17 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from stellate.orm.expressions import Coalesce, Expression, typed_value
+from stellate.orm.expressions import Coalesce, Expression, sql_type_of, typed_value
 
 if TYPE_CHECKING:
     from stellate.orm._context import CompileContext
 
 __all__ = [
     "Abs",
+    "Cast",
     "Coalesce",
     "Concat",
+    "Extract",
     "Func",
     "Greatest",
     "Least",
@@ -27,6 +29,7 @@ __all__ = [
     "Now",
     "NullIf",
     "Trim",
+    "Trunc",
     "Upper",
 ]
 
@@ -165,3 +168,92 @@ class Concat(Func):
 
     def compile_arguments(self, ctx: CompileContext) -> list[str]:
         return [f"({sql})::text" for sql in super().compile_arguments(ctx)]
+
+
+class Cast(Func):
+    """``CAST(expression AS type)`` for ``output_field`` a Python type (``int``, ``str``,
+    ``Decimal``, ``dt.date``, ...): ``Cast("pages", output_field=str)``."""
+
+    function = "CAST"
+    arity = 1
+
+    def __init__(self, expression: Any, *, output_field: type) -> None:
+        super().__init__(expression)
+        self.sql_type = sql_type_of(output_field, "Cast()")
+
+    def shape(self) -> tuple[Any, ...]:
+        return (*super().shape(), self.sql_type)
+
+    def compile(self, ctx: CompileContext) -> str:
+        return f"CAST({self.compile_arguments(ctx)[0]} AS {self.sql_type})"
+
+
+_EXTRACT_PARTS = frozenset(
+    {
+        "year",
+        "quarter",
+        "month",
+        "week",
+        "day",
+        "dow",
+        "isodow",
+        "doy",
+        "hour",
+        "minute",
+        "second",
+        "epoch",
+    }
+)
+_TRUNC_KINDS = frozenset({"year", "quarter", "month", "week", "day", "hour", "minute", "second"})
+
+
+def _checked(name: str, value: str, allowed: frozenset[str]) -> str:
+    if value not in allowed:
+        choices = ", ".join(f"`{v}`" for v in sorted(allowed))
+        raise ValueError(f"{name} `{value}` is not one of {choices}")
+    return value
+
+
+class Extract(Func):
+    """A part of a date or time as a number: ``Extract("created_at", "year")``.
+
+    Parts: year, quarter, month, week, day, dow (0 = Sunday), isodow (7 = Sunday), doy,
+    hour, minute, second, epoch. Whole parts are integers, ``second``/``epoch`` decimals.
+    """
+
+    function = "EXTRACT"
+    arity = 1
+
+    def __init__(self, expression: Any, part: str) -> None:
+        super().__init__(expression)
+        self.part = _checked("Extract part", part, _EXTRACT_PARTS)
+
+    def shape(self) -> tuple[Any, ...]:
+        return (*super().shape(), self.part)
+
+    def compile(self, ctx: CompileContext) -> str:
+        sql = f"EXTRACT({self.part.upper()} FROM {self.compile_arguments(ctx)[0]})"
+        return sql if self.part in ("second", "epoch") else f"({sql})::int"
+
+
+class Trunc(Func):
+    """A timestamp or date cut down to its ``kind``: ``Trunc("created_at", "month")``
+    (``date_trunc``; on a timestamptz the cut happens in the session's time zone).
+
+    Kinds: year, quarter, month, week, day, hour, minute, second.
+    """
+
+    function = "DATE_TRUNC"
+    arity = 1
+
+    def __init__(self, expression: Any, kind: str) -> None:
+        super().__init__(expression)
+        self.kind = _checked("Trunc kind", kind, _TRUNC_KINDS)
+
+    def shape(self) -> tuple[Any, ...]:
+        return (*super().shape(), self.kind)
+
+    def compile(self, ctx: CompileContext) -> str:
+        # The kind is one of a fixed set, written as a literal: date_trunc's first
+        # argument decides its result, so it cannot be a parameter of a cached plan.
+        return f"DATE_TRUNC('{self.kind}', {self.compile_arguments(ctx)[0]})"
