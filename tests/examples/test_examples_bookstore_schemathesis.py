@@ -24,6 +24,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = "not_a_server_error,response_schema_conformance"
 EXAMPLES = os.environ.get("STELLATE_SCHEMATHESIS_EXAMPLES", "20")
+# The full run (`nox -s reliability`) sends many more examples and needs longer.
+TIMEOUT = float(os.environ.get("STELLATE_SCHEMATHESIS_TIMEOUT", "300"))
 
 
 def _free_port() -> int:
@@ -91,7 +93,7 @@ def _schemathesis(base: str, *extra: str) -> subprocess.CompletedProcess[str]:
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=TIMEOUT,
         check=False,
         cwd=Path(tempfile.gettempdir()),  # its report folder stays out of the repository
     )
