@@ -87,6 +87,9 @@ class QuerySet(Generic[M]):
     def _add_condition(self, condition: Q) -> QuerySet[M]:
         qs = self._chain()
         query = qs._query
+        if not query.annotations:  # the common case: nothing to route elsewhere
+            query.where = (*query.where, condition)
+            return qs
         windows = {n for n, e in query.annotations.items() if e.contains_window}
         aggregates = {n for n, e in query.annotations.items() if e.contains_aggregate}
         if windows and q_references(condition, windows):
