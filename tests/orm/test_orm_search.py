@@ -80,6 +80,25 @@ async def test_search_types(posts: list[Post]) -> None:
     ]
 
 
+async def test_combined_queries_and_annotated_vectors(posts: list[Post]) -> None:
+    def query(text: str) -> SearchQuery:
+        return SearchQuery(text, config="english")
+
+    both = Post.objects.filter(search__search=query("python") & ~query("butter"))
+    assert await titles(both) == ["Python web framework"]
+    either = Post.objects.filter(search__search=query("rust") | query("butter")).order_by("id")
+    assert await titles(either) == ["Cooking with butter", "Rust systems programming"]
+    compiled = both.to_sql()
+    assert compiled.params == ("python", "butter")
+    # Django's spelling: filter an annotated SearchVector with a query.
+    annotated = Post.objects.annotate(
+        document=SearchVector("title", "body", config="english")
+    ).filter(document=query("systems"))
+    assert await titles(annotated) == ["Rust systems programming"]
+    with pytest.raises(TypeError, match="combines with another SearchQuery"):
+        query("a") & "b"  # type: ignore[operator]
+
+
 async def test_search_lookup_on_a_text_field(posts: list[Post]) -> None:
     assert await titles(Post.objects.filter(title__search="python")) == ["Python web framework"]
     compiled = Post.objects.filter(title__search="python").to_sql()

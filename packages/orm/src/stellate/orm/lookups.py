@@ -113,6 +113,9 @@ def build_lookup(
         vector = ctx.param(to_db)
         return f"({column} {_VECTOR_DISTANCES[lookup]} {vector}::text::vector) < {ctx.param(float)}"
     if isinstance(value, Expression):
+        if lookup == "exact" and getattr(value, "is_tsquery", False):
+            # annotate(document=SearchVector(...)).filter(document=SearchQuery(...))
+            return f"{column} @@ {value.compile(ctx)}"
         op = _COMPARISONS.get(lookup)
         if op is None:
             raise FieldError(
@@ -189,14 +192,14 @@ def pair_values(key: str, value: Any) -> Sequence[Any]:
 
 def _search(column: str, field: Field | None, value: Any, ctx: CompileContext, key: str) -> str:
     """``title__search="python"`` / ``document__search=SearchQuery(...)``: ``@@``."""
-    from stellate.orm.search import SearchQuery, regconfig_sql
+    from stellate.orm.search import CombinedSearchQuery, SearchQuery, regconfig_sql
 
     config = getattr(field, "search_config", None)
     if field is not None and field.db_type().upper() == "TSVECTOR":
         document = column
     else:
         document = f"to_tsvector({column}::text)"
-    if isinstance(value, SearchQuery):
+    if isinstance(value, SearchQuery | CombinedSearchQuery):
         return f"{document} @@ {value.compile(ctx)}"
 
     def text(value: Any) -> str:

@@ -18,6 +18,7 @@ from stellate.orm.compiler import compile_select
 from stellate.orm.database import get_db
 from stellate.orm.exceptions import OrmError
 from stellate.orm.search import (
+    CombinedSearchQuery,
     SearchQuery,
     SearchRank,
     SearchVector,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from stellate.orm.models import Model
 
 __all__ = [
+    "CombinedSearchQuery",
     "CosineDistance",
     "ExtensionMissingError",
     "InnerProduct",

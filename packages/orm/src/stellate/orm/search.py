@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from stellate.orm._context import CompileContext
 
 __all__ = [
+    "CombinedSearchQuery",
     "SearchQuery",
     "SearchRank",
     "SearchVector",
@@ -110,8 +111,59 @@ class SearchVector(Expression):
         return f"SearchVector({list(self.fields)!r}, config={self.config!r})"
 
 
-class SearchQuery(Expression):
+class _TsQuery(Expression):
+    """Base of tsquery expressions: combine with ``&``, ``|`` and negate with ``~``."""
+
+    is_tsquery = True
+
+    def __and__(self, other: Any) -> CombinedSearchQuery:
+        return CombinedSearchQuery(self, "&&", _tsquery(other))
+
+    def __or__(self, other: Any) -> CombinedSearchQuery:
+        return CombinedSearchQuery(self, "||", _tsquery(other))
+
+    def __invert__(self) -> CombinedSearchQuery:
+        return CombinedSearchQuery(None, "!!", self)
+
+
+def _tsquery(value: Any) -> _TsQuery:
+    if not isinstance(value, _TsQuery):
+        raise TypeError(f"A SearchQuery combines with another SearchQuery, not `{value!r}`")
+    return value
+
+
+class CombinedSearchQuery(_TsQuery):
+    """``a & b``, ``a | b`` or ``~a`` of search queries (``&&``, ``||``, ``!!``)."""
+
+    __slots__ = ("lhs", "operator", "rhs")
+
+    def __init__(self, lhs: _TsQuery | None, operator: str, rhs: _TsQuery) -> None:
+        self.lhs = lhs
+        self.operator = operator
+        self.rhs = rhs
+
+    def shape(self) -> tuple[Any, ...]:
+        lhs = self.lhs.shape() if self.lhs is not None else None
+        return ("CombinedSearchQuery", lhs, self.operator, self.rhs.shape())
+
+    def flatten(self, out: list[Any]) -> None:
+        if self.lhs is not None:
+            self.lhs.flatten(out)
+        self.rhs.flatten(out)
+
+    def compile(self, ctx: CompileContext) -> str:
+        if self.lhs is None:
+            return f"({self.operator}{self.rhs.compile(ctx)})"
+        return f"({self.lhs.compile(ctx)} {self.operator} {self.rhs.compile(ctx)})"
+
+    def __repr__(self) -> str:
+        return f"CombinedSearchQuery({self.lhs!r} {self.operator} {self.rhs!r})"
+
+
+class SearchQuery(_TsQuery):
     """A ``tsquery`` from user text, bound as a parameter.
+
+    ``&``, ``|`` and ``~`` combine queries: ``SearchQuery("python") & ~SearchQuery("snake")``.
 
     Args:
         value: The search text.
@@ -167,12 +219,12 @@ class SearchRank(Expression):
     def __init__(
         self,
         vector: SearchVector | str,
-        query: SearchQuery | str,
+        query: SearchQuery | CombinedSearchQuery | str,
         *,
         normalization: int | None = None,
     ) -> None:
         self.vector = vector
-        self.query = query if isinstance(query, SearchQuery) else SearchQuery(query)
+        self.query: _TsQuery = query if isinstance(query, _TsQuery) else SearchQuery(query)
         if normalization is not None and not isinstance(normalization, int):
             raise TypeError(f"SearchRank normalization is an int mask, got `{normalization!r}`")
         self.normalization = normalization
