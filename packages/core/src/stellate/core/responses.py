@@ -99,4 +99,20 @@ def to_response(result: Any) -> StarletteResponse:
         return Response(result, media_type="text/plain")
     if isinstance(result, bytes):
         return Response(result, media_type="application/octet-stream")
-    return JSONResponse(result)
+    return _json_response(result)
+
+
+def _json_response(data: Any) -> JSONResponse:
+    # The hot path of every handler returning data: the same response JSONResponse(data)
+    # builds (status 200, content-length, content-type), without Starlette's generic
+    # header assembly, which checks for headers and media types that cannot be here.
+    body = _encoder.encode(data)
+    response = JSONResponse.__new__(JSONResponse)
+    response.status_code = 200
+    response.background = None
+    response.body = body
+    response.raw_headers = [
+        (b"content-length", str(len(body)).encode("latin-1")),
+        (b"content-type", b"application/json"),
+    ]
+    return response
