@@ -3,7 +3,9 @@ and the CLI reference names each one."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,3 +72,23 @@ def test_cli_reference_names_every_command(app_spec: str) -> None:
         if not re.search(r"[` ]" + re.escape(" ".join(path)) + r"[` ]", page)
     ]
     assert not absent, f"docs/reference/cli.md does not mention: {absent}"
+
+
+def test_a_project_made_by_stellate_new_needs_no_app_option(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["new", "site", "--directory", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STELLATE_")}
+    stellate = str(Path(sys.executable).parent / "stellate")
+    routes = subprocess.run(
+        [stellate, "routes"], cwd=tmp_path / "site", env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert routes.returncode == 0, routes.stderr
+    assert "/greetings" in routes.stdout
+    # Elsewhere, a command that needs an app still says how to name one.
+    elsewhere = subprocess.run(
+        [stellate, "routes"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert elsewhere.returncode == 2
+    assert "--app" in elsewhere.stderr

@@ -38,6 +38,8 @@ from stellate.core.plugins import (
 __all__ = ["cli", "main"]
 
 NOT_ENABLED = "not in plugins list / STELLATE_PLUGINS"
+#: The app of a project made by ``stellate new``, used when no app is named.
+PROJECT_APP = "app:app"
 
 
 @dataclass
@@ -53,9 +55,14 @@ class _State:
 def _state(ctx: click.Context) -> _State:
     root = ctx.find_root()
     if not isinstance(root.obj, _State):
-        spec = root.params.get("app_spec") or os.environ.get(APP_ENV) or None
+        spec = root.params.get("app_spec") or os.environ.get(APP_ENV) or _project_app()
         root.obj = _State(app_spec=spec)
     return root.obj
+
+
+def _project_app() -> str | None:
+    """``app:app`` in a folder with an ``app.py`` (a project made by ``stellate new``)."""
+    return PROJECT_APP if Path(PROJECT_APP.split(":")[0] + ".py").is_file() else None
 
 
 def _get_app(ctx: click.Context, spec: str | None = None) -> App:
@@ -163,7 +170,10 @@ class StellateGroup(click.Group):
     metavar="MODULE:ATTR",
     envvar=APP_ENV,
     is_eager=True,
-    help=f"The app, as `module:attribute` (default: ${APP_ENV}).",
+    help=(
+        f"The app, as `module:attribute` (default: ${APP_ENV}, else `{PROJECT_APP}` when "
+        "./app.py exists, as in a project made by `stellate new`)."
+    ),
 )
 @click.version_option(package_name="stellate-core", prog_name="stellate")
 @click.pass_context
@@ -177,7 +187,7 @@ def cli(ctx: click.Context, app_spec: str | None) -> None:
       STELLATE_APP=app:app stellate check --deploy
       stellate new mysite
     """
-    _state(ctx).app_spec = app_spec or _state(ctx).app_spec
+    _state(ctx).app_spec = app_spec or _state(ctx).app_spec or _project_app()
 
 
 # -- run ----------------------------------------------------------------------------
