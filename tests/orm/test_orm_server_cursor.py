@@ -135,6 +135,12 @@ async def test_without_a_transaction_it_opens_its_own(database: Database, own_db
         await database.execute("DROP TABLE cursor_rows")
 
 
+async def test_prefetch_is_refused_rather_than_ignored(rows: None) -> None:
+    with pytest.raises(ValueError, match="does not run prefetch_related"):
+        async for _ in Row.objects.prefetch_related("x").iterator(server_side=True):
+            pass
+
+
 async def test_errors_are_translated_and_release_the_connection(database: Database) -> None:
     before = database.pool_status()
     with pytest.raises(MissingTableError, match="cursor_no_such_table"):

@@ -117,7 +117,6 @@ class ServerCursor(Generic[M]):
         self.query = query
         self.chunk_size = chunk_size
         self.name = f"stellate_cursor_{next(_cursor_numbers)}"
-        self.fetches = 0
         self._db: Database = get_db(model._meta.database)
         self._own: Transaction | None = None
         self._outer: Transaction | None = None
@@ -141,6 +140,11 @@ class ServerCursor(Generic[M]):
         """DECLARE the cursor (starting a transaction when none is open)."""
         from stellate.orm import _execute
 
+        if self.query.prefetch:
+            raise ValueError(
+                "iterator(server_side=True) does not run prefetch_related(); drop it and "
+                "load the related rows per chunk, or iterate without server_side"
+            )
         plan, params = compile_select(self.query)
         self._plan = plan
         self._outer = self._db.current_transaction
@@ -168,7 +172,6 @@ class ServerCursor(Generic[M]):
 
         if not self._open:
             return []
-        self.fetches += 1
         records = await self._run("fetch", f"FETCH {self.chunk_size} FROM {self.name}")
         if len(records) < self.chunk_size:
             await self.close()
