@@ -64,9 +64,9 @@ def draw(results: dict[str, Any], directory: Path) -> list[Path]:
             f"{title}: server CPU per request (lower is better)",
             [name for name, _ in ordered],
             [row["cpu"]["median"] for _, row in ordered],
-            [f"(Stellate {row.get('cpu_ratio', 0):.2f}x)" for _, row in ordered],
+            [f"({row.get('cpu_ratio', 0):.2f}x Stellate's)" for _, row in ordered],
             path,
-            "CPU µs per request, median over rounds",
+            "CPU µs per request, median over rounds (in brackets: ÷ Stellate's)",
         )
         written.append(path)
     orm = summary.get("orm", {})

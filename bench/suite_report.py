@@ -275,7 +275,8 @@ def _orm_section(summary: dict[str, Any], results: dict[str, Any]) -> list[str]:
         "",
         "Each ORM in its own venv as a subprocess; `time.process_time` around repeated "
         "calls (Django's ORM is synchronous and is called synchronously). Raw asyncpg "
-        "bulk-inserts with COPY; the ORMs with their own bulk insert. "
+        "holds one connection (no pool) and bulk-inserts with COPY; the ORMs use their "
+        "pools and their own bulk insert. "
         "Stellate x = the ORM's CPU ÷ stellate-orm's.",
         "",
         "| ORM | " + " | ".join(scenarios) + " |",

@@ -1,4 +1,8 @@
-"""Raw asyncpg: the floor every ORM is compared with (workspace interpreter)."""
+"""Raw asyncpg: the floor every ORM is compared with (workspace interpreter).
+
+One connection held for the whole run (no pool), as bench/orm/fetch_vs_asyncpg.py:
+the ORMs pay their pool's acquire and release on top of this.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ BOOK_COLUMNS = (
 
 
 async def main(args: argparse.Namespace) -> None:
-    pool = await asyncpg.create_pool(args.url, min_size=1, max_size=4)
+    connection = await asyncpg.connect(args.url)
     fetch_sql = f"SELECT {BOOK_COLUMNS} FROM bookstore_books ORDER BY id LIMIT {BOOKS}"
     get_sql = "SELECT id, name, bio FROM bookstore_authors WHERE id = $1"
     page_sql = f"SELECT {BOOK_COLUMNS} FROM bookstore_books ORDER BY id LIMIT {PREFETCH_BOOKS}"
@@ -24,28 +28,26 @@ async def main(args: argparse.Namespace) -> None:
     )
 
     async def fetch() -> list[asyncpg.Record]:
-        return await pool.fetch(fetch_sql)
+        return await connection.fetch(fetch_sql)
 
     async def get() -> asyncpg.Record:
-        return await pool.fetchrow(get_sql, AUTHOR_PK)
+        return await connection.fetchrow(get_sql, AUTHOR_PK)
 
     async def bulk() -> None:
         rows = [(f"Bulk author {i}", "") for i in range(BULK_ROWS)]
-        async with pool.acquire() as connection:
-            await connection.copy_records_to_table(
-                "bookstore_authors", records=rows, columns=["name", "bio"]
-            )
+        await connection.copy_records_to_table(
+            "bookstore_authors", records=rows, columns=["name", "bio"]
+        )
 
     async def prefetch() -> list[tuple[asyncpg.Record, list[asyncpg.Record]]]:
-        async with pool.acquire() as connection:
-            books = await connection.fetch(page_sql)
-            tags: dict[int, list[asyncpg.Record]] = {row[0]: [] for row in books}
-            for row in await connection.fetch(tags_sql, list(tags)):
-                tags[row[0]].append(row)
+        books = await connection.fetch(page_sql)
+        tags: dict[int, list[asyncpg.Record]] = {row[0]: [] for row in books}
+        for row in await connection.fetch(tags_sql, list(tags)):
+            tags[row[0]].append(row)
         return [(book, tags[book[0]]) for book in books]
 
     async def cleanup() -> None:
-        await pool.execute("DELETE FROM bookstore_authors WHERE id > $1", SEEDED_AUTHORS)
+        await connection.execute("DELETE FROM bookstore_authors WHERE id > $1", SEEDED_AUTHORS)
 
     operations = {
         "fetch_1000": fetch,
@@ -54,7 +56,7 @@ async def main(args: argparse.Namespace) -> None:
         "m2m_prefetch": prefetch,
     }
     await measure("asyncpg", operations, cleanup, args, ("asyncpg",))
-    await pool.close()
+    await connection.close()
 
 
 if __name__ == "__main__":

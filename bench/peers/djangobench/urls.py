@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.routers import DefaultRouter
 
-from djangobench.views import AuthorViewSet, BookViewSet, hello, params
+from djangobench.views import AuthorViewSet, BookViewSet, hello, openapi, params
 
 router = DefaultRouter()
 router.register("authors", AuthorViewSet)
@@ -14,5 +13,5 @@ urlpatterns = [
     path("", hello),
     path("params/<int:item_id>", params),
     path("api/", include(router.urls)),
-    path("openapi.json", SpectacularJSONAPIView.as_view()),
+    path("openapi.json", openapi),
 ]

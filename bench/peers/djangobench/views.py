@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.pagination import CursorPagination
@@ -23,6 +28,7 @@ class ParamsSerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
 
 
+@extend_schema(parameters=[ParamsSerializer], responses={200: OpenApiTypes.OBJECT})
 @api_view(["GET"])
 def params(request: Request, item_id: int) -> Response:
     query = ParamsSerializer(data=request.query_params)
@@ -86,3 +92,22 @@ class BookViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
     queryset = Book.objects.select_related("author", "publisher").prefetch_related("tags")
     serializer_class = BookSerializer
     pagination_class = ByNewest
+
+
+_schema_lock = threading.Lock()
+_schema: list[bytes] = []
+
+
+def openapi(request: HttpRequest) -> HttpResponse:
+    """The drf-spectacular document, generated once and then served as bytes.
+
+    drf-spectacular's docs advise a static schema in production; its generator is not
+    thread-safe either (under ASGI concurrent requests failed with 500s), so it runs
+    once, under a lock. Stellate also builds its document once.
+    """
+    if not _schema:
+        with _schema_lock:
+            if not _schema:
+                document = SchemaGenerator().get_schema(request=None, public=True)
+                _schema.append(OpenApiJsonRenderer().render(document))
+    return HttpResponse(_schema[0], content_type="application/vnd.oai.openapi+json")
