@@ -89,5 +89,5 @@ async def test_archive_runs_on_a_worker(client: AppClient, app: App) -> None:
     assert response.status_code == 200, response.text
     handle = app.tasks.handle(response.json()["job"], "archive_done_notes")
     async with app.tasks.worker():
-        assert await handle.result(timeout=10) == 1
+        assert await handle.result(timeout=30) == 1
     assert [note.title for note in await Note.objects.all()] == ["Current"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from string import Template
+
+from stellate.core import _scaffold_templates as templates
 
 PROJECT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 
@@ -117,93 +118,6 @@ filterwarnings = ["error"]
 
 # -- app.py -------------------------------------------------------------------------
 
-_CORE_APP = Template('''\
-"""The $project application.
-
-Run it with `stellate run app:app --reload` (or `uvicorn app:app`).
-"""
-
-from __future__ import annotations
-
-import msgspec
-from stellate.core import App, Request
-
-# Plugins come from STELLATE_PLUGINS unless you list them: App(plugins=["orm", "rest"]).
-app = App()
-app.mount_health()
-
-
-class Greeting(msgspec.Struct):
-    """The body of POST /greetings."""
-
-    name: str
-
-
-@app.get("/")
-async def index(request: Request) -> dict[str, str]:
-    return {"project": "$project", "message": "It works!"}
-
-
-@app.post("/greetings")
-async def greet(request: Request) -> dict[str, str]:
-    greeting = await request.json(Greeting)
-    return {"message": f"Hello, {greeting.name}!"}
-''')
-
-_ROUTES = """
-    @app.get("/")
-    async def index(request: Request) -> dict[str, str]:
-        return {{"project": "{project}", "message": "It works!"}}
-
-    @app.post("/greetings")
-    async def greet(request: Request) -> dict[str, str]:
-        greeting = await request.json(Greeting)
-        return {{"message": f"Hello, {{greeting.name}}!"}}
-"""
-
-_TASK = '''
-    @app.task(name="archive_done_notes", max_retries=3, retry_on=(ConnectionError,))
-    async def archive_done_notes() -> int:
-        """Delete the notes marked done; return how many (runs on a worker)."""
-        return await Note.objects.filter(done=True).delete()
-
-    @app.post("/api/notes/archive")
-    async def archive(request: Request) -> dict[str, str]:
-        """Queue `archive_done_notes`; answer at once with the job id."""
-{guard}        handle = await archive_done_notes.enqueue()
-        return {{"job": handle.id}}
-
-    @app.get("/api/jobs/{{job_id}}")
-    async def job(request: Request, job_id: str) -> dict[str, str]:
-        """Where a job is: queued, in_progress, complete, failed or not_found."""
-        status = await app.tasks.handle(job_id, archive_done_notes).status()
-        return {{"job": job_id, "status": str(status)}}
-'''
-
-_TASK_NO_ORM = '''
-    @app.task(name="count_words", max_retries=3, retry_on=(ConnectionError,))
-    async def count_words(text: str) -> int:
-        """Count the words of `text` (runs on a worker)."""
-        return len(text.split())
-
-    @app.post("/words")
-    async def words(request: Request) -> dict[str, str]:
-        """Queue `count_words`; answer at once with the job id."""
-        greeting = await request.json(Greeting)
-        handle = await count_words.enqueue(greeting.name)
-        return {"job": handle.id}
-'''
-
-_WORKER_LIFESPAN = """
-
-@contextlib.asynccontextmanager
-async def _development_worker(app: App) -> AsyncIterator[None]:
-    # In development one command runs everything: a task worker inside the server.
-    # In production run workers apart: `stellate --app app:app worker`.
-    async with app.tasks.worker():
-        yield
-"""
-
 
 def _app_line(plugins: str) -> str:
     line = f"app = App(plugins=[{plugins}], settings=dict(settings or {{}}))"
@@ -214,7 +128,7 @@ def _app_line(plugins: str) -> str:
 
 def _app_py(project: str, features: tuple[str, ...]) -> str:
     if not features:
-        return _CORE_APP.substitute(project=project)
+        return templates.CORE_APP.substitute(project=project)
     has = set(features)
     doc = [
         f'"""The {project} application.',
@@ -261,7 +175,7 @@ def _app_py(project: str, features: tuple[str, ...]) -> str:
     ]
     text = "\n".join(lines)
     if "tasks" in has:
-        text += _WORKER_LIFESPAN
+        text += templates.WORKER_LIFESPAN
     plugins = ", ".join(f'"{name}"' for name in features)
     text += f'''
 
@@ -277,12 +191,12 @@ def create_app(settings: Mapping[str, Any] | None = None) -> App:
         text += (
             f'    mount_openapi(app, title="{project}", version="0.1.0")  # /openapi.json, /docs\n'
         )
-    text += _ROUTES.format(project=project)
+    text += templates.ROUTES.format(project=project)
     if "tasks" in has and "orm" in has:
         guard = "        require_auth(request)  # 401 unless logged in\n" if "auth" in has else ""
-        text += _TASK.format(guard=guard)
+        text += templates.TASK.format(guard=guard)
     elif "tasks" in has:
-        text += _TASK_NO_ORM
+        text += templates.TASK_NO_ORM
     if "tasks" in has:
         text += '\n    if app.settings.env == "development":\n'
         text += "        app.add_lifespan(_development_worker)\n"
@@ -291,122 +205,6 @@ def create_app(settings: Mapping[str, Any] | None = None) -> App:
     text += "    return app\n\n\napp = create_app()\n"
     return text
 
-
-# -- models, migrations, api ----------------------------------------------------------
-
-_MODELS = '''\
-"""The project's models (`makemigrations --models models` reads this module)."""
-
-from __future__ import annotations
-
-from stellate.orm import Field, Model
-
-
-class Note(Model):
-    """A short note."""
-
-    class Meta:
-        table = "notes"
-
-    id: int = Field(primary_key=True, auto=True)
-    title: str = Field(min_length=1, max_length=200)
-    done: bool = Field(default=False)
-'''
-
-# What `makemigrations --models models --name initial` writes for _MODELS; a test of
-# `stellate new` runs `makemigrations --check` on the generated project to keep it so.
-_MIGRATION = '''\
-"""Create table notes
-
-Generated by `stellate makemigrations`: review it, then commit it together with
-`_state.json`. Edit `operations` freely before it is applied anywhere.
-"""
-
-from __future__ import annotations
-
-from stellate.orm.migrations import operations as ops
-from stellate.orm.migrations.state import ColumnState, TableState
-
-dependencies = []
-
-operations = [
-    ops.CreateTable(
-        table=TableState(
-            name="notes",
-            columns=[
-                ColumnState(name="id", type="INTEGER", primary_key=True, identity=True),
-                ColumnState(name="title", type="TEXT"),
-                ColumnState(name="done", type="BOOLEAN"),
-            ],
-        ),
-    ),
-]
-'''
-
-_STATE = """\
-{
-  "head": "0001_initial",
-  "state": {
-    "tables": {
-      "notes": {
-        "name": "notes",
-        "columns": [
-          {
-            "name": "id",
-            "type": "INTEGER",
-            "primary_key": true,
-            "identity": true
-          },
-          {
-            "name": "title",
-            "type": "TEXT"
-          },
-          {
-            "name": "done",
-            "type": "BOOLEAN"
-          }
-        ]
-      }
-    },
-    "extensions": []
-  }
-}
-"""
-
-_API = Template('''\
-"""The REST API: /api/notes/ (list, create), /api/notes/{pk}/ (read, change, delete)."""
-
-from __future__ import annotations
-
-from stellate.rest import (
-    $permission,
-    ModelSerializer,
-    ModelViewSet,
-    Router,
-)
-
-from models import Note
-
-
-class NoteSerializer(ModelSerializer[Note]):
-    class Meta:
-        model = Note
-        fields = ("id", "title", "done")
-
-
-class NoteViewSet(ModelViewSet):
-    model = Note
-    serializer_class = NoteSerializer
-    # $why
-    permission_classes = ($permission,)
-    filterset_fields = {"done": ["exact"]}
-    search_fields = ("title",)
-    ordering_fields = ("id", "title")
-
-
-router = Router()
-router.register("notes", NoteViewSet)
-''')
 
 # -- tests --------------------------------------------------------------------------
 
@@ -475,151 +273,6 @@ def app() -> App:
     return text
 
 
-_TEST_CORE = Template('''\
-"""Tests of the $project application, over HTTP through the ASGI app."""
-
-from __future__ import annotations
-
-$imports
-
-async def test_index(client: AppClient) -> None:
-    response = await client.get("/")
-    assert response.status_code == 200
-    assert response.json() == {"project": "$project", "message": "It works!"}
-
-
-async def test_greeting(client: AppClient) -> None:
-    response = await client.post("/greetings", json={"name": "Ada"})
-    assert response.status_code == 200
-    assert response.json() == {"message": "Hello, Ada!"}
-
-
-async def test_greeting_needs_a_name(client: AppClient) -> None:
-    response = await client.post("/greetings", json={})
-    assert response.status_code == 422
-    assert "name" in response.json()["detail"]
-
-
-async def test_health(client: AppClient) -> None:
-    response = await client.get("/health")
-    assert response.status_code == 200
-    assert response.json()["status"] == "ok"
-''')
-
-_TEST_ORM = """
-
-async def test_notes_are_stored(client: AppClient) -> None:
-    note = await Note.objects.create(title="Buy milk")
-    assert await Note.objects.filter(done=False).count() == 1
-    note.done = True
-    await note.save()
-    assert (await Note.objects.get(pk=note.id)).done is True
-"""
-
-_TEST_REST_OPEN = """
-
-async def test_notes_api(client: AppClient) -> None:
-    created = await client.post("/api/notes/", json={"title": "Write docs"})
-    assert created.status_code == 201, created.text
-    note_id = created.json()["id"]
-    listed = await client.get("/api/notes/", params={"search": "docs"})
-    assert [note["id"] for note in listed.json()["results"]] == [note_id]
-    bad = await client.post("/api/notes/", json={"title": ""})
-    assert bad.status_code == 400
-    assert "title" in bad.json()["errors"]
-"""
-
-_TEST_AUTH = '''
-
-async def login(client: AppClient, app: App) -> dict[str, str]:
-    """Create a user, log in, and return the header that unsafe requests need."""
-    await app.auth.users.create_user("ada", PASSWORD)
-    credentials = {"username": "ada", "password": PASSWORD}
-    response = await client.post("/auth/login", json=credentials)
-    assert response.status_code == 200, response.text
-    return {"X-CSRF-Token": response.json()["csrf_token"]}
-
-
-async def test_login_and_me(client: AppClient, app: App) -> None:
-    assert (await client.get("/auth/me")).status_code == 401
-    await login(client, app)
-    me = await client.get("/auth/me")
-    assert me.status_code == 200
-    assert me.json()["user"]["username"] == "ada"
-
-
-async def test_wrong_password_is_refused(client: AppClient, app: App) -> None:
-    await app.auth.users.create_user("ada", PASSWORD)
-    credentials = {"username": "ada", "password": "not the password"}
-    response = await client.post("/auth/login", json=credentials)
-    assert response.status_code == 401
-'''
-
-_TEST_REST_AUTH = """
-
-async def test_notes_api_reads_are_public_writes_need_login(
-    client: AppClient, app: App
-) -> None:
-    anonymous = await client.post("/api/notes/", json={"title": "Write docs"})
-    assert anonymous.status_code == 401
-    headers = await login(client, app)
-    note = {"title": "Write docs"}
-    created = await client.post("/api/notes/", json=note, headers=headers)
-    assert created.status_code == 201, created.text
-    note_id = created.json()["id"]
-    client.cookies.clear()
-    listed = await client.get("/api/notes/", params={"search": "docs"})
-    assert [note["id"] for note in listed.json()["results"]] == [note_id]
-"""
-
-_TEST_TASKS = """
-
-async def test_archive_runs_on_a_worker(client: AppClient, app: App) -> None:
-    await Note.objects.create(title="Old", done=True)
-    await Note.objects.create(title="Current")
-{login}    response = await client.post("/api/notes/archive"{headers})
-    assert response.status_code == 200, response.text
-    handle = app.tasks.handle(response.json()["job"], "archive_done_notes")
-    async with app.tasks.worker():
-        assert await handle.result(timeout=10) == 1
-    assert [note.title for note in await Note.objects.all()] == ["Current"]
-"""
-
-_TEST_TASKS_NO_ORM = """
-
-async def test_words_run_on_a_worker(client: AppClient, app: App) -> None:
-    response = await client.post("/words", json={"name": "Ada Lovelace"})
-    assert response.status_code == 200, response.text
-    handle = app.tasks.handle(response.json()["job"], "count_words")
-    async with app.tasks.worker():
-        assert await handle.result(timeout=10) == 2
-"""
-
-
-_TEST_ADMIN = '''
-
-async def test_admin_lists_notes_for_staff(client: AppClient, app: App) -> None:
-    await Note.objects.create(title="Visible in the admin")
-    await app.auth.users.create_user("boss", PASSWORD, is_staff=True, is_superuser=True)
-    anonymous = await client.get("/admin/")
-    assert anonymous.status_code in (302, 303)  # to the login page
-    credentials = {"username": "boss", "password": PASSWORD}
-    login = await client.post("/admin/login/", data=credentials)
-    assert login.status_code == 303, login.text
-    dashboard = await client.get("/admin/")
-    assert dashboard.status_code == 200
-    page = await client.get(dashboard_link(dashboard.text))
-    assert "Visible in the admin" in page.text
-
-
-def dashboard_link(html: str) -> str:
-    """The change-list link of the Note model on the dashboard."""
-    match = re.search(r\'href="(/admin/[^"/]+/note/)"\', html)
-    assert match is not None, "no link to the notes on the admin dashboard"
-    return match.group(1)
-'''
-
-
 def _test_app(project: str, features: tuple[str, ...]) -> str:
     has = set(features)
     imports = ["import re", ""] if "admin" in has else []
@@ -631,24 +284,24 @@ def _test_app(project: str, features: tuple[str, ...]) -> str:
     header = "\n".join(imports) + "\n"
     if "auth" in has:
         header += '\nPASSWORD = "correct horse battery staple"  # noqa: S105 - a test password\n'
-    text = _TEST_CORE.substitute(project=project, imports=header)
+    text = templates.TEST_CORE.substitute(project=project, imports=header)
     if "orm" in has:
-        text += _TEST_ORM
+        text += templates.TEST_ORM
     if "auth" in has:
-        text += _TEST_AUTH
+        text += templates.TEST_AUTH
     if "rest" in has:
-        text += _TEST_REST_AUTH if "auth" in has else _TEST_REST_OPEN
+        text += templates.TEST_REST_AUTH if "auth" in has else templates.TEST_REST_OPEN
     if "admin" in has:
-        text += _TEST_ADMIN
+        text += templates.TEST_ADMIN
     if "tasks" in has and "orm" in has:
         if "auth" in has:
-            text += _TEST_TASKS.format(
+            text += templates.TEST_TASKS.format(
                 login="    headers = await login(client, app)\n", headers=", headers=headers"
             )
         else:
-            text += _TEST_TASKS.format(login="", headers="")
+            text += templates.TEST_TASKS.format(login="", headers="")
     elif "tasks" in has:
-        text += _TEST_TASKS_NO_ORM
+        text += templates.TEST_TASKS_NO_ORM
     return text
 
 
@@ -708,14 +361,6 @@ Add plugins with `uv add stellate-orm` and enable them by name:
     return text
 
 
-_GITIGNORE = """\
-.venv/
-__pycache__/
-.pytest_cache/
-.stellate/
-"""
-
-
 def scaffold_files(
     project: str, features: tuple[str, ...] = (), local: Path | None = None
 ) -> dict[str, str]:
@@ -732,9 +377,9 @@ def scaffold_files(
         "app.py": _app_py(project, features),
     }
     if "orm" in has:
-        files["models.py"] = _MODELS
-        files["migrations/0001_initial.py"] = _MIGRATION
-        files["migrations/_state.json"] = _STATE
+        files["models.py"] = templates.MODELS
+        files["migrations/0001_initial.py"] = templates.MIGRATION
+        files["migrations/_state.json"] = templates.STATE
     if "rest" in has:
         permission = "IsAuthenticatedOrReadOnly" if "auth" in has else "AllowAny"
         why = (
@@ -742,12 +387,12 @@ def scaffold_files(
             if "auth" in has
             else "open to everyone: add auth (`--with auth`) to protect writes"
         )
-        files["api.py"] = _API.substitute(permission=permission, why=why)
+        files["api.py"] = templates.API.substitute(permission=permission, why=why)
     files["tests/__init__.py"] = ""
     files["tests/conftest.py"] = _conftest(features)
     files["tests/test_app.py"] = _test_app(project, features)
     files["README.md"] = _readme(project, features)
-    files[".gitignore"] = _GITIGNORE
+    files[".gitignore"] = templates.GITIGNORE
     return files
 
 
