@@ -75,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     suite.add_argument(
         "--quick",
         action="store_true",
-        help="a few seconds per scenario (1 round, 1 s): checks the harness, not a measurement",
+        help="a few seconds per scenario (1 round, 1 s warm-up + 2 s, 16 connections): "
+        "checks the harness, not a measurement",
     )
     suite.add_argument(
         "--check-only",
