@@ -9,6 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from stellate.orm._m2m_filters import ManyToManyConditions, misuse_error
 from stellate.orm.exceptions import FieldError, unknown_name_error
 from stellate.orm.expressions import Expression, Q, Subquery
 from stellate.orm.lookups import (
@@ -549,6 +550,9 @@ class CompileContext:
                         "another expression; repeat its expression instead"
                     )
                 return f"({self.annotations[name].compile(self)})", None, rest
+            m2m_error = misuse_error(model, name, key, i)
+            if m2m_error is not None:
+                raise m2m_error
             valid = [*meta.fields, *meta.relations, *meta.reverse_relations]
             raise unknown_name_error("field", name, model.__name__, valid)
         raise FieldError(f"Empty field path in `{key}`")  # pragma: no cover
@@ -607,14 +611,17 @@ class CompileContext:
 
     def compile_q(self, q: Q) -> str:
         parts: list[str] = []
+        # Conditions across a many-to-many become EXISTS subqueries (_m2m_filters.py).
+        many_to_many = ManyToManyConditions(self, grouped=q.connector == Q.AND)
         for child in q.children:
             if isinstance(child, Q):
                 sql = self.compile_q(child)
                 parts.append(f"({sql})" if len(child.children) > 1 and not child.negated else sql)
             elif isinstance(child, Expression):
                 parts.append(child.compile(self))
-            else:
+            elif not many_to_many.add(child[0], child[1], parts):
                 parts.append(self.compile_leaf(child[0], child[1]))
+        many_to_many.finish(parts)
         sql = f" {q.connector} ".join(parts) if parts else "TRUE"
         if q.negated:
             return f"NOT ({sql})"

@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from stellate.orm import _execute
 from stellate.orm.cache import junction_write_sql
-from stellate.orm.exceptions import FieldError, NotLoadedError
-from stellate.orm.models import quote_name
+from stellate.orm.exceptions import FieldError, NotLoadedError, unknown_name_error
+from stellate.orm.models import Model, quote_name
+from stellate.orm.schema import index_name
 
 if TYPE_CHECKING:
-    from stellate.orm.models import Model
+    from stellate.orm.fields import Field
 
 __all__ = ["ManyToManyField"]
 
@@ -24,14 +25,40 @@ class ManyToManyField:
     ``prefetch_related("tags")``; change it with ``await Article.tags.add(article, tag)``,
     ``remove(...)``, ``set(...)`` and ``clear(...)``.
 
+    Filter across it as across a foreign key: ``Article.objects.filter(tags__name="x")``
+    (a correlated ``EXISTS``: no row is repeated); with ``related_name="articles"`` the
+    target filters back: ``Tag.objects.filter(articles__title="y")``.
+
     Args:
         to: The related model class, its class name, or its table name.
-        through: The junction table name (``<table>_<target table>`` by default).
+        through: The junction: a table name (``<table>_<target table>`` by default; it may
+            be schema-qualified, ``"archive.article_tags"``), or a model with a foreign
+            key to each side and extra columns (its own migrations create its table;
+            ``add()`` then needs defaults for the extra columns). Filter on those columns
+            with ``tags__through__<field>``.
+        related_name: The name the target model filters back across this relation with.
     """
 
-    def __init__(self, to: type[Model] | str, *, through: str | None = None) -> None:
+    def __init__(
+        self,
+        to: type[Model] | str,
+        *,
+        through: type[Model] | str | None = None,
+        related_name: str | None = None,
+    ) -> None:
+        is_model = isinstance(through, type) and issubclass(through, Model)
+        if through is not None and not isinstance(through, str) and not is_model:
+            raise TypeError(
+                f"ManyToManyField(through=...) takes a table name or a model class, "
+                f"got `{through!r}`"
+            )
+        if related_name is not None and not related_name.isidentifier():
+            raise TypeError(
+                f"ManyToManyField(related_name=...) must be an identifier, got `{related_name!r}`"
+            )
         self.to = to
         self.through = through
+        self.related_name = related_name
         self.name = ""
         self.model: type[Model] | None = None
         self._target: type[Model] | None = None
@@ -91,20 +118,43 @@ class ManyToManyField:
         return self._target
 
     @property
+    def through_model(self) -> type[Model] | None:
+        """The junction model given as ``through=``, if any."""
+        return None if self.through is None or isinstance(self.through, str) else self.through
+
+    @property
     def table(self) -> str:
-        return self.through or f"{self.source._meta.table}_{self.target._meta.table}"
+        through = self.through
+        if through is None:
+            return f"{self.source._meta.table}_{self.target._meta.table}"
+        return through if isinstance(through, str) else through._meta.table
 
     @property
     def source_column(self) -> str:
+        through = self.through_model
+        if through is not None:
+            return _through_key(self, through, self.source, 0).column
         return f"{self.source.__name__.lower()}_id"
 
     @property
     def target_column(self) -> str:
+        through = self.through_model
+        if through is not None:
+            return _through_key(self, through, self.target, 1).column
         column = f"{self.target.__name__.lower()}_id"
         return column if column != self.source_column else f"to_{column}"
 
+    @property
+    def index_name(self) -> str:
+        """The name of the index on the target column: never schema-qualified (an index
+        lives in its table's schema; PostgreSQL refuses a qualified name)."""
+        return index_name(self.table, [self.target_column], "idx")
+
     def create_table_sql(self) -> list[str]:
-        """DDL of the junction table (run after both models' tables exist)."""
+        """DDL of the junction table (run after both models' tables exist); none for a
+        through model, whose own ``create_table_sql`` creates its table."""
+        if self.through_model is not None:
+            return []
         source, target = self.source._meta, self.target._meta
         s_col, t_col = quote_name(self.source_column), quote_name(self.target_column)
         table = quote_name(self.table)
@@ -115,8 +165,7 @@ class ManyToManyField:
             f"    {t_col} {target.pk.reference_type()} NOT NULL REFERENCES {target.qtable} "
             f"({quote_name(target.pk.column)}) ON DELETE CASCADE,\n"
             f"    PRIMARY KEY ({s_col}, {t_col})\n)",
-            f"CREATE INDEX {quote_name(self.table + '_' + self.target_column + '_idx')} "
-            f"ON {table} ({t_col})",
+            f"CREATE INDEX {quote_name(self.index_name)} ON {table} ({t_col})",
         ]
 
     # -- loading and changing ------------------------------------------------------------
@@ -162,19 +211,87 @@ class ManyToManyField:
             data = instance.__dict__
             data[name] = groups[data[pk_name]]
 
-    async def add(self, instance: Model, *targets: Model | Any) -> None:
-        """Relate ``instance`` to ``targets`` (instances or keys); existing pairs are kept."""
+    async def add(
+        self,
+        instance: Model,
+        *targets: Model | Any,
+        through_defaults: dict[str, Any] | None = None,
+    ) -> None:
+        """Relate ``instance`` to ``targets`` (instances or keys); existing pairs are kept.
+
+        With a through model, its other columns take ``through_defaults`` or their field
+        defaults; a column with neither is an error naming it.
+        """
         if not targets:
             return
         keys = [t.pk if hasattr(t, "_meta") else t for t in targets]
-        sql = (
-            f"INSERT INTO {quote_name(self.table)} ({quote_name(self.source_column)}, "
-            f"{quote_name(self.target_column)}) SELECT $1, unnest($2::"
-            f"{self.target._meta.pk.reference_type()}[]) ON CONFLICT DO NOTHING"
-        )
+        through = self.through_model
+        key_type = self.target._meta.pk.reference_type()
+        table, s_col = quote_name(self.table), quote_name(self.source_column)
+        t_col = quote_name(self.target_column)
+        params: list[Any] = [instance.pk, keys]
+        if through is None:
+            if through_defaults:
+                raise FieldError(
+                    f"`{self.source.__name__}.{self.name}` has no through model, so "
+                    "`through_defaults` has no columns to fill; drop it"
+                )
+            sql = (
+                f"INSERT INTO {table} ({s_col}, {t_col}) SELECT $1, unnest($2::{key_type}[]) "
+                "ON CONFLICT DO NOTHING"
+            )
+        else:
+            extras = self._extra_values(through, through_defaults or {})
+            params.extend(value for _column, _type, value in extras)
+            columns = "".join(f", {quote_name(column)}" for column, _type, _value in extras)
+            values = "".join(
+                f", ${index}::{sql_type}" for index, (_c, sql_type, _v) in enumerate(extras, 3)
+            )
+            # A through model need not have a unique key on the pair: skip existing pairs.
+            sql = (
+                f"INSERT INTO {table} ({s_col}, {t_col}{columns}) SELECT $1, k{values} "
+                f"FROM unnest($2::{key_type}[]) AS k WHERE NOT EXISTS (SELECT 1 FROM {table} "
+                f"WHERE {s_col} = $1 AND {t_col} = k) ON CONFLICT DO NOTHING"
+            )
         sql = junction_write_sql(self, sql)
-        await _execute.execute(self.source, sql, [instance.pk, keys])
+        await _execute.execute(self.source, sql, params)
         instance.__dict__.pop(self.name, None)
+
+    def _extra_values(
+        self, through: type[Model], given: dict[str, Any]
+    ) -> list[tuple[str, str, Any]]:
+        keys = {
+            _through_key(self, through, self.source, 0).name,
+            _through_key(self, through, self.target, 1).name,
+        }
+        fields = [
+            f
+            for f in through._meta.field_list
+            if f.name not in keys and not f.generated and not (f.primary_key and f.auto)
+        ]
+        names = {f.name for f in fields}
+        for name in given:
+            if name not in names:
+                raise unknown_name_error(
+                    "field", name, through.__name__, names, hint="Check `through_defaults`"
+                )
+        missing = [f.name for f in fields if f.required and f.name not in given]
+        if missing:
+            raise FieldError(
+                f"`{through.__name__}` needs "
+                + ", ".join(f"`{name}`" for name in missing)
+                + f" for each row `{self.source.__name__}.{self.name}.add()` creates: pass "
+                "`through_defaults={...}` or give the field a default"
+            )
+        return [
+            (
+                f.column,
+                f.db_type(),
+                f.to_db_value(given[f.name] if f.name in given else f.get_default()),
+            )
+            for f in fields
+            if f.name in given or f.has_default
+        ]
 
     async def remove(self, instance: Model, *targets: Model | Any) -> None:
         """Unrelate ``instance`` from ``targets``."""
@@ -198,6 +315,22 @@ class ManyToManyField:
         """Make ``targets`` exactly the related instances of ``instance``."""
         await self.clear(instance)
         await self.add(instance, *targets)
+
+
+def _through_key(
+    m2m: ManyToManyField, through: type[Model], model: type[Model], side: int
+) -> Field:
+    keys = [f for f in through._meta.field_list if f.foreign_key is not None]
+    matching = [f for f in keys if f.related_model._meta.table == model._meta.table]
+    if m2m.source._meta.table == m2m.target._meta.table and len(matching) == 2:
+        return matching[side]  # self-referential: declaration order, source first
+    if len(matching) != 1:
+        raise FieldError(
+            f"`{m2m.source.__name__}.{m2m.name}` goes through `{through.__name__}`, which "
+            f"needs exactly one foreign key to `{model.__name__}`; it has {len(matching)}"
+            + "".join(f" `{f.name}`" for f in matching)
+        )
+    return matching[0]
 
 
 def _same_scope(cls: type[Any], other: type[Any]) -> bool:

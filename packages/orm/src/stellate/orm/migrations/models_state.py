@@ -96,6 +96,10 @@ def state_from_models(models: Iterable[type[Model]]) -> ProjectState:
     extensions: set[str] = set()
     owners: dict[str, str] = {}
     models_seen = list(models)
+    # A many-to-many's through model is its junction: its table comes from the model.
+    for m2m in [m2m for model in models_seen for m2m in _many_to_many(model)]:
+        if m2m.through_model is not None and m2m.through_model not in models_seen:
+            models_seen.append(m2m.through_model)
     for model in models_seen:
         meta = model._meta
         if meta.table in owners:
@@ -181,9 +185,7 @@ def _junction(m2m: ManyToManyField) -> TableState:
     return TableState(
         name=m2m.table,
         columns=[reference(m2m.source_column, source), reference(m2m.target_column, target)],
-        indexes=[
-            IndexState(name=f"{m2m.table}_{m2m.target_column}_idx", columns=[m2m.target_column])
-        ],
+        indexes=[IndexState(name=m2m.index_name, columns=[m2m.target_column])],
     )
 
 

@@ -6,6 +6,7 @@ per operation, only non-default arguments, formatted the way ruff would.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import textwrap
 from collections.abc import Callable, Sequence
@@ -43,17 +44,22 @@ def migration_source(
         '"""',
         "",
         "from __future__ import annotations",
-        "",
-        "from stellate.orm.migrations import operations as ops",
     ]
-    if functions:
-        lines.append("from stellate.orm.migrations.operations import MigrationContext")
+    # Imports sorted as ruff's isort sorts them, none unused, blank lines as ruff format
+    # sets them: a generated file passes `ruff check` and `ruff format --check` as written.
+    imports = ["from stellate.orm.migrations import operations as ops"]
+    if "ops." not in body:
+        # An empty migration is filled in by hand, with `ops.RunSQL(...)` and friends.
+        imports[0] += "  # noqa: F401 - for the operations you add"
+    if any(_uses_name(source, "MigrationContext") for source in functions.values()):
+        imports.append("from stellate.orm.migrations.operations import MigrationContext")
     if used_states:
-        lines.append(f"from stellate.orm.migrations.state import {', '.join(used_states)}")
-    lines.append("")
+        imports.append(f"from stellate.orm.migrations.state import {', '.join(used_states)}")
+    lines.extend(["", *imports])
     for source in functions.values():
-        lines.extend(["", source.rstrip(), ""])
-    lines.append("")
+        lines.extend(["", "", source.rstrip()])
+    # isort: one blank line between the imports and a statement; PEP 8: two after a def.
+    lines.extend(["", ""] if functions else [""])
     if replaces:
         lines.append(f"replaces = {_render(list(replaces), 0, functions)}")
     lines.append(f"dependencies = {_render(list(dependencies), 0, functions)}")
@@ -141,6 +147,13 @@ def _kwargs(struct: msgspec.Struct) -> list[tuple[str, Any]]:
             continue
         result.append((field.name, value))
     return result
+
+
+def _uses_name(source: str, name: str) -> bool:
+    """Whether the code of ``source`` names ``name`` (a docstring mention does not count)."""
+    return any(
+        isinstance(node, ast.Name) and node.id == name for node in ast.walk(ast.parse(source))
+    )
 
 
 def _struct_name(struct: msgspec.Struct) -> str:

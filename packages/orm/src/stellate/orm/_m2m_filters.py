@@ -1,0 +1,235 @@
+"""Conditions across a many-to-many relation, compiled to correlated ``EXISTS``.
+
+``Book.objects.filter(tags__name="x")`` becomes ``EXISTS (SELECT 1 FROM books_tags AS j
+JOIN tags ... WHERE j.book_id = books.id AND tags.name = $1)``: a book is never repeated
+however many tags match, and ``exclude()``/``~Q`` negate the same test exactly, so no
+``DISTINCT`` is needed. The conditions of one ``filter()`` call (one AND group) on the
+same relation share one ``EXISTS``, so they must hold for the same related row, as in
+Django; chained ``filter()`` calls each get their own.
+
+Parameters are numbered leaf by leaf in the order ``q_flatten`` lists them, and only the
+placement of the finished ``EXISTS`` is deferred, so a cached plan rebinds new values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stellate.orm.exceptions import FieldError, unknown_name_error
+from stellate.orm.lookups import LOOKUPS
+from stellate.orm.models import Model, _model_classes, quote_name
+
+if TYPE_CHECKING:
+    from stellate.orm._context import CompileContext
+    from stellate.orm.many_to_many import ManyToManyField
+
+_THROUGH = "through"
+
+
+def find_many_to_many(model: type[Model], name: str) -> tuple[ManyToManyField, bool] | None:
+    """The many-to-many ``name`` reaches from ``model``, and whether it is the reverse side.
+
+    The forward side is a ``ManyToManyField`` of ``model`` (or a base it inherits from);
+    the reverse side is the ``related_name`` of one that targets ``model``'s table.
+    """
+    meta = model._meta
+    if name in meta.fields or name in meta.relations or name in meta.reverse_relations:
+        return None
+    for cls in model.__mro__:
+        options = vars(cls).get("_meta")
+        found = getattr(options, "many_to_many", {}).get(name)
+        if found is not None:
+            return found, False
+    for cls in _model_classes(Model):
+        for m2m in vars(cls)["_meta"].many_to_many.values():
+            if m2m.related_name != name or m2m.source is not cls:
+                continue
+            try:
+                target_table = m2m.target._meta.table
+            except FieldError:
+                continue  # an unresolvable target elsewhere is that model's error
+            if target_table == meta.table:
+                return m2m, True
+    return None
+
+
+def misuse_error(model: type[Model], name: str, key: str, position: int) -> FieldError | None:
+    """The error for a many-to-many name where one column is needed (order_by, values,
+    F, or a filter path that reaches the relation through a foreign key)."""
+    found = find_many_to_many(model, name)
+    if found is None:
+        return None
+    label = f"`{model.__name__}.{name}`"
+    if position > 0:
+        head = key.split("__")[position - 1]
+        return FieldError(
+            f"`{key}` reaches the many-to-many {label} through `{head}`: filters cross a "
+            f"many-to-many only from its own model; write `{head}__in="
+            f"{model.__name__}.objects.filter({'__'.join(key.split('__')[position:])}=...)`"
+        )
+    return FieldError(
+        f"`{key}` crosses the many-to-many {label}, which has many rows per "
+        f"`{model.__name__}`: order_by(), values() and F() cannot use it. Load the related "
+        f'rows with `prefetch_related("{name}")`, or filter with `filter({key}=...)`'
+    )
+
+
+class _Group:
+    """One ``EXISTS`` over a junction: its aliases and the SQL of its conditions."""
+
+    __slots__ = (
+        "index",
+        "junction",
+        "m2m",
+        "name",
+        "nested",
+        "parts",
+        "reverse",
+        "target",
+        "through",
+    )
+
+    def __init__(
+        self, ctx: CompileContext, m2m: ManyToManyField, reverse: bool, name: str, index: int
+    ) -> None:
+        self.m2m = m2m
+        self.reverse = reverse
+        self.name = name
+        self.index = index
+        counter = ctx.counter
+        counter.aliases += 1
+        self.junction = f"j{counter.aliases}"
+        self.through: CompileContext | None = None
+        through = m2m.through_model
+        if through is not None:
+            self.through = type(ctx)(through, outer=ctx.outer, alias=self.junction, numbering=ctx)
+        counter.aliases += 1
+        related = m2m.source if reverse else m2m.target
+        self.target: CompileContext = type(ctx)(
+            related, outer=ctx.outer, alias=f"s{counter.aliases}", numbering=ctx
+        )
+        self.parts: list[str] = []
+        # Conditions across a further many-to-many of the related model nest one level.
+        self.nested = ManyToManyConditions(self.target, grouped=True)
+
+    def add(self, rest: str, value: Any, key: str) -> None:
+        head = rest.split("__", 1)[0]
+        if head == _THROUGH:
+            self.parts.append(self._through_leaf(rest, key, value))
+            return
+        if not rest or head in LOOKUPS:
+            rest = f"pk__{rest}" if rest else "pk"
+        else:
+            self._check_target_name(head, key)
+        if not self.nested.add(rest, value, self.parts):
+            self.parts.append(self.target.compile_leaf(rest, value))
+
+    def _through_leaf(self, rest: str, key: str, value: Any) -> str:
+        label = f"`{self.m2m.source.__name__}.{self.m2m.name}`"
+        if self.through is None:
+            raise FieldError(
+                f"`{key}`: {label} has no through model; its junction table "
+                f"`{self.m2m.table}` holds only the two keys. Declare "
+                "`ManyToManyField(..., through=JunctionModel)` to filter on extra columns"
+            )
+        _, _, column_key = rest.partition("__")
+        if not column_key:
+            raise FieldError(
+                f"`{key}` names the through model of {label} but no field of it: write "
+                f"`{key}__<field>` with one of "
+                + ", ".join(f"`{n}`" for n in self.through.model._meta.fields)
+            )
+        return self.through.compile_leaf(column_key, value)
+
+    def _check_target_name(self, head: str, key: str) -> None:
+        related = self.target.model
+        meta = related._meta
+        if (
+            head == "pk"
+            or head in meta.fields
+            or head in meta.relations
+            or head in meta.reverse_relations
+            or find_many_to_many(related, head) is not None
+        ):
+            return
+        hint = ""
+        through = self.m2m.through_model
+        if through is not None and head in through._meta.fields:
+            hint = (
+                f"`{head}` is a column of the through model `{through.__name__}`: write "
+                f"`{self.name}__{_THROUGH}__{key.split(self.name + '__', 1)[1]}`"
+            )
+        valid = [*meta.fields, *meta.relations, *meta.reverse_relations]
+        raise unknown_name_error("field", head, related.__name__, valid, hint=hint)
+
+    def sql(self, ctx: CompileContext) -> str:
+        self.nested.finish(self.parts)
+        m2m = self.m2m
+        outer_column, inner_column = m2m.source_column, m2m.target_column
+        if self.reverse:
+            outer_column, inner_column = inner_column, outer_column
+        junction = quote_name(self.junction)
+        if self.through is not None:
+            sources = [self.through.from_sql()]
+        else:
+            sources = [f"{quote_name(m2m.table)} AS {junction}"]
+        pk = quote_name(ctx.model._meta.pk.column)
+        conditions = [f"{junction}.{quote_name(outer_column)} = {ctx.ref}.{pk}"]
+        if self.target.joins or any(self.target.ref in part for part in self.parts):
+            target = self.target
+            sources.append(target.from_sql())
+            target_pk = quote_name(target.model._meta.pk.column)
+            conditions.append(f"{target.ref}.{target_pk} = {junction}.{quote_name(inner_column)}")
+        conditions.extend(self.parts)
+        return f"EXISTS (SELECT 1 FROM {', '.join(sources)} WHERE {' AND '.join(conditions)})"
+
+
+class ManyToManyConditions:
+    """The many-to-many leaves of one ``Q`` node, grouped per relation when ANDed."""
+
+    __slots__ = ("ctx", "grouped", "groups")
+
+    def __init__(self, ctx: CompileContext, *, grouped: bool) -> None:
+        self.ctx = ctx
+        self.grouped = grouped
+        self.groups: list[_Group] = []
+
+    def add(self, key: str, value: Any, parts: list[str]) -> bool:
+        """Compile ``key=value`` if it crosses a many-to-many; False if it does not."""
+        name, _, rest = key.partition("__")
+        ctx = self.ctx
+        if name in ctx.annotations:
+            return False
+        found = find_many_to_many(ctx.model, name)
+        if found is None:
+            return False
+        m2m, reverse = found
+        if rest == "isnull" or (rest in ("", "exact") and value is None):
+            # "Has no related row at all" is not a condition on a related row.
+            parts.append(self._presence(m2m, reverse, key, value if rest == "isnull" else True))
+            return True
+        group = None
+        if self.grouped:
+            group = next((g for g in self.groups if g.name == name), None)
+        if group is None:
+            group = _Group(ctx, m2m, reverse, name, len(parts))
+            parts.append("")  # replaced by finish(), once every condition is compiled
+            self.groups.append(group)
+        group.add(rest, value, key)
+        return True
+
+    def _presence(self, m2m: ManyToManyField, reverse: bool, key: str, value: Any) -> str:
+        if not isinstance(value, bool):
+            raise FieldError(f"`{key}` takes True or False, got `{value!r}`")
+        ctx = self.ctx
+        column = m2m.target_column if reverse else m2m.source_column
+        pk = quote_name(ctx.model._meta.pk.column)
+        sql = (
+            f"EXISTS (SELECT 1 FROM {quote_name(m2m.table)} WHERE "
+            f"{quote_name(m2m.table)}.{quote_name(column)} = {ctx.ref}.{pk})"
+        )
+        return f"NOT {sql}" if value else sql
+
+    def finish(self, parts: list[str]) -> None:
+        for group in self.groups:
+            parts[group.index] = group.sql(self.ctx)
