@@ -9,6 +9,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,12 @@ from click.testing import CliRunner
 from stellate.auth import Auth, AuthPlugin, Principal
 from stellate.auth.models import User
 from stellate.auth.permissions import model_permissions, permission_label
-from stellate.auth.view_permissions import HasPermission, ObjectPermissions
+from stellate.auth.view_permissions import HasPermission
 from stellate.core import App, Request
 from stellate.core.cli import cli
 from stellate.core.testing import AppClient
 from stellate.orm import Field, Model, get_db
 from stellate.orm.schema import create_table_sql
-from stellate.rest import ModelViewSet, Router, action
 
 URL = os.environ.get("STELLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 GOOD = "violet tractor under the sea"
@@ -56,23 +56,9 @@ def no_locked_notes(user: Any, codename: str, obj: Any) -> bool | None:
     return None
 
 
-class NoteViewSet(ModelViewSet):
-    model = PermNote
-    permission_classes = (ObjectPermissions,)
-    pagination_class = None
-
-    @action(
-        detail=False,
-        methods=["post"],
-        permission_classes=[HasPermission("test_auth_permissions.lock_permnote")],
-    )
-    async def lock_all(self, request: Any) -> dict[str, bool]:
-        return {"locked": True}
-
-
-def make_app() -> App:
+def make_app(*extra_plugins: str) -> App:
     app = App(
-        plugins=["orm", "rest", AuthPlugin(object_permission_hooks=[no_locked_notes])],
+        plugins=[*extra_plugins, "orm", AuthPlugin(object_permission_hooks=[no_locked_notes])],
         settings={
             "orm": {"database_url": URL, "embedded_database": False},
             "auth": {"password_profile": "owasp-minimum", "recheck_interval": 0},
@@ -85,20 +71,24 @@ def make_app() -> App:
         user = await User.objects.filter(pk=user_id).first()
         return {"user": await app.auth.sessions.login(request, user)}
 
-    router = Router()
-    router.register("notes", NoteViewSet)
-    app.include(router, prefix="/api")
     return app
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[AppClient]:
-    async with AppClient(make_app()) as http:
+@asynccontextmanager
+async def serving(app: App) -> AsyncIterator[AppClient]:
+    """``app`` under test, with the notes table and an unlocked test address."""
+    async with AppClient(app) as http:
         db = get_db()
         if not await db.fetchval("SELECT to_regclass($1)", PermNote._meta.table):
             for sql in create_table_sql(PermNote):
                 await db.execute(sql)
         await auth_of(http).throttle.reset(ip="127.0.0.1")
+        yield http
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[AppClient]:
+    async with serving(make_app()) as http:
         yield http
 
 
@@ -192,48 +182,6 @@ async def test_principal_carries_permissions_and_grants_reach_live_sessions(
     assert not principal.has_perm("test_auth_permissions.add_permnote")
     assert Principal(id=1, username="root", is_superuser=True).has_perm("anything.at_all")
     assert token
-
-
-async def test_rest_viewset_checks_model_and_object_permissions_over_http(
-    client: AppClient,
-) -> None:
-    auth = auth_of(client)
-    await auth.sync_permissions([PermNote])
-    owner = await auth.users.create_user(f"nown-{secrets.token_hex(4)}", GOOD)
-    reader = await auth.users.create_user(f"nread-{secrets.token_hex(4)}", GOOD)
-    for codename in ("view", "add"):
-        await auth.users.grant(f"test_auth_permissions.{codename}_permnote", user_id=owner.id)
-    await auth.users.grant("test_auth_permissions.view_permnote", user_id=reader.id)
-
-    assert (await client.get("/api/notes/")).status_code == 401
-    token = await login(client, owner.username)
-    headers = {"X-CSRF-Token": token}
-    created = await client.post(
-        "/api/notes/", json={"author": owner.id, "title": "a"}, headers=headers
-    )
-    assert created.status_code == 201, created.text
-    note_id = created.json()["id"]
-    # No `change` on the model, but the note's own hook lets its owner edit it.
-    edited = await client.patch(f"/api/notes/{note_id}/", json={"title": "b"}, headers=headers)
-    assert edited.status_code == 200, edited.text
-    assert (await client.post("/api/notes/lock_all/", headers=headers)).status_code == 403
-
-    token = await login(client, reader.username)
-    headers = {"X-CSRF-Token": token}
-    assert (await client.get("/api/notes/")).status_code == 200
-    assert (await client.get(f"/api/notes/{note_id}/")).status_code == 200
-    refused = await client.post(
-        "/api/notes/", json={"author": reader.id, "title": "x"}, headers=headers
-    )
-    assert refused.status_code == 403
-    assert "test_auth_permissions.add_permnote" in refused.text
-    denied = await client.patch(f"/api/notes/{note_id}/", json={"title": "c"}, headers=headers)
-    assert denied.status_code == 403
-    assert "test_auth_permissions.change_permnote" in denied.text
-    assert (await client.delete(f"/api/notes/{note_id}/", headers=headers)).status_code == 403
-
-    await auth.users.grant("test_auth_permissions.lock_permnote", user_id=reader.id)
-    assert (await client.post("/api/notes/lock_all/", headers=headers)).json() == {"locked": True}
 
 
 # -- `stellate migrate` creates the permissions (post_migrate hook) ----------------------
