@@ -135,6 +135,20 @@ async def test_invalid_values_show_errors_next_to_fields_and_keep_input(
     assert not await AdminLogEntry.objects.filter(model_name="article").exists()
 
 
+async def test_failed_change_keeps_the_stored_name_in_the_heading(
+    client: AppClient, desk: dict[str, Any]
+) -> None:
+    article = await Article.objects.create(title="Stored title", reporter_id=desk["ann"].id)
+    response = await client.post(
+        f"{BASE}/article/{article.id}/change/",
+        data=article_form(desk, title="Typed title", word_count="many"),
+    )
+    assert response.status_code == 400
+    assert '<span id="object-label">Stored title</span>' in response.text
+    assert 'value="Typed title"' in response.text
+    assert (await Article.objects.get(id=article.id)).title == "Stored title"
+
+
 async def test_json_must_have_the_declared_shape(client: AppClient, desk: dict[str, Any]) -> None:
     response = await client.post(ADD, data=article_form(desk, metadata="[1, 2]"))
     assert response.status_code == 400

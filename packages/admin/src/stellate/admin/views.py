@@ -490,6 +490,8 @@ class _Views:
                 request, access, admin, obj, fieldsets, inlines, None, 200, read_only=read_only
             )
         data = await request.form()
+        # The heading keeps naming the row as stored, not as (mis)typed in the form.
+        label = admin.object_label(obj) if obj is not None else ""
         result = await editing.parse_form(admin, data, creating=creating)
         await editing.parse_inlines(admin, data, result, obj)
         instance, changed = editing.apply_values(admin, obj, result)
@@ -502,7 +504,9 @@ class _Views:
                 return self.after_save(admin, instance, data, creating, notes)
         fieldsets = await editing.build_form(self.site, admin, obj, data=data, result=result)
         inlines = await editing.build_inlines(self.site, admin, obj, data=data, result=result)
-        return self.form_page(request, access, admin, obj, fieldsets, inlines, result, 400)
+        return self.form_page(
+            request, access, admin, obj, fieldsets, inlines, result, 400, label=label
+        )
 
     async def save(
         self,
@@ -570,9 +574,11 @@ class _Views:
         status: int,
         *,
         read_only: bool = False,
+        label: str | None = None,
     ) -> Response:
         context = self.base_context(access, admin)
-        label = admin.object_label(obj) if obj is not None else ""
+        if label is None:
+            label = admin.object_label(obj) if obj is not None else ""
         title = (
             f"Add {admin.verbose_name.lower()}"
             if obj is None
