@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from stellate.orm import (
     Database,
     Exists,
+    F,
     Field,
     FieldError,
     ManyToManyField,
@@ -72,6 +76,25 @@ class MfPaper(Model):
     labels: ClassVar[ManyToManyField] = ManyToManyField(
         MfTag, through=MfPaperLabel, related_name="papers"
     )
+
+
+class MfcTag(Model):
+    class Meta:
+        table = "mfc_tags"
+        cache_ttl = 60
+
+    id: int = Field(primary_key=True, auto=True)
+    name: str = Field()
+
+
+class MfcBook(Model):
+    class Meta:
+        table = "mfc_books"
+        cache_ttl = 60
+
+    id: int = Field(primary_key=True, auto=True)
+    title: str = Field()
+    tags: ClassVar[ManyToManyField] = ManyToManyField(MfcTag)
 
 
 @pytest.fixture
@@ -382,3 +405,45 @@ async def test_schema_qualified_junction_table(db: Database) -> None:
         "SELECT schemaname FROM pg_indexes WHERE indexname = 'mq_archive_post_tags_mqtag_id_idx'"
     )
     assert schema == "mq_archive"
+
+
+async def test_cached_queries_across_the_relation_see_every_orm_write(db: Database) -> None:
+    await create_tables(MfcTag, MfcBook)
+    book = await MfcBook.objects.create(title="Dune")
+    tag = await MfcTag.objects.create(name="sf")
+    query = MfcBook.objects.filter(tags__name="sf")
+    assert await query == []
+    await MfcBook.tags.add(book, tag)  # a junction write
+    assert titles(await query) == ["Dune"]
+    tag.name = "scifi"
+    await tag.save()  # a write to the related table
+    assert await query == []
+    # The result was cached: a write that bypasses the ORM is not seen.
+    await db.execute("UPDATE mfc_tags SET name = 'sf'")
+    assert await query == []
+
+
+async def test_readme_many_to_many_example_runs(db: Database) -> None:
+    readme = Path(__file__).parents[2] / "packages" / "orm" / "README.md"
+    section = readme.read_text().split("## Many-to-many\n", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None
+    definitions, statements = match.group(1).split("\n\n\npython = ", 1)
+    namespace: dict[str, Any] = {"__name__": "readme_many_to_many"}
+    exec(compile(definitions, "README.md", "exec"), namespace)
+    await create_tables(*(namespace[n] for n in ("Topic", "Article", "Placement")))
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    await eval(compile("python = " + statements, "README.md", "exec", flags=flags), namespace)
+    for name in ("tagged", "by_key", "chained", "either", "first"):
+        assert titles(namespace[name]) == ["Guide"], name
+    assert namespace["same_topic"] == []
+    assert namespace["untagged"] == []
+    assert [t.name for t in namespace["back"]] == ["python", "sql"]
+    assert [t.name for t in namespace["loaded"][0].topics] == ["python", "sql"]
+    # F() inside a condition across the relation names a field of the related model.
+    topic_model, article_model = namespace["Topic"], namespace["Article"]
+    same = article_model.objects.filter(topics__name=F("name"))
+    assert len(await same) == 1
+    with pytest.raises(FieldError, match=r"Unknown field `title` on `Topic`"):
+        article_model.objects.filter(topics__name=F("title")).to_sql()
+    assert await topic_model.objects.filter(featured__title="Guide").count() == 1

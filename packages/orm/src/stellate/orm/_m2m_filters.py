@@ -169,19 +169,22 @@ class _Group:
         if self.reverse:
             outer_column, inner_column = inner_column, outer_column
         junction = quote_name(self.junction)
-        if self.through is not None:
-            sources = [self.through.from_sql()]
-        else:
-            sources = [f"{quote_name(m2m.table)} AS {junction}"]
+        source = f"{quote_name(m2m.table)} AS {junction}"
         pk = quote_name(ctx.model._meta.pk.column)
         conditions = [f"{junction}.{quote_name(outer_column)} = {ctx.ref}.{pk}"]
-        if self.target.joins or any(self.target.ref in part for part in self.parts):
-            target = self.target
-            sources.append(target.from_sql())
+        target = self.target
+        if target.joins or any(target.ref in part for part in self.parts):
+            # Written as FROM/JOIN (never a comma list): cache.py reads the tables a
+            # query depends on from them.
             target_pk = quote_name(target.model._meta.pk.column)
-            conditions.append(f"{target.ref}.{target_pk} = {junction}.{quote_name(inner_column)}")
+            source = (
+                f"{target.from_sql()} JOIN {source} ON "
+                f"{junction}.{quote_name(inner_column)} = {target.ref}.{target_pk}"
+            )
+        if self.through is not None:
+            source = " ".join([source, *(join.sql for join in self.through.joins.values())])
         conditions.extend(self.parts)
-        return f"EXISTS (SELECT 1 FROM {', '.join(sources)} WHERE {' AND '.join(conditions)})"
+        return f"EXISTS (SELECT 1 FROM {source} WHERE {' AND '.join(conditions)})"
 
 
 class ManyToManyConditions:
