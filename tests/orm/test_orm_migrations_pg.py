@@ -214,11 +214,9 @@ async def test_features_migrate_and_introspect(scratch_url: str, tmp_path: Path)
 async def test_migrating_vectors_on_the_embedded_server(tmp_path: Path) -> None:
     if importlib.util.find_spec("pgserver") is None:
         pytest.skip("pgserver (the embedded PostgreSQL with pgvector) is not installed")
-    from stellate.orm.embedded import EmbeddedPostgres
+    from test_orm_vector import embedded_server
 
-    server = EmbeddedPostgres(tmp_path / "pgdata")
-    url = await server.start()
-    try:
+    async with embedded_server() as url:
         folder = tmp_path / "migrations"
         described = await make_migration(folder, [Embedding])
         assert described[0] == "Create extension `vector`"
@@ -241,8 +239,6 @@ async def test_migrating_vectors_on_the_embedded_server(tmp_path: Path) -> None:
             assert kind == "vector(4)"
         finally:
             await connection.close()
-    finally:
-        await server.stop()
 
 
 async def test_vector_migration_without_pgvector_names_the_fix(

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from stellate.orm import Database, Field, MissingTableError, Model
+from stellate.orm import (
+    Database,
+    F,
+    Field,
+    MissingTableError,
+    Model,
+    QueryValueError,
+    Value,
+)
 from stellate.orm.testing import assert_num_queries, create_tables
 
 
@@ -131,6 +139,28 @@ async def test_without_a_transaction_it_opens_its_own(database: Database, own_db
         for _ in range(5):
             await asyncio.sleep(0)
         assert await own_db.fetchval(watch) in (None, "idle")
+    finally:
+        await database.execute("DROP TABLE cursor_rows")
+
+
+async def test_a_row_failing_mid_stream_ends_its_own_transaction(database: Database) -> None:
+    await create_tables(Row)  # committed: `db` is not used here
+    try:
+        await Row.objects.bulk_create([Row(n=i) for i in (5, 4, 3, 2, 1, 0)])
+        before = database.pool_status()
+        seen = []
+        # No ORDER BY: a sequential scan computes each row when its FETCH reads it.
+        qs = Row.objects.annotate(inverse=Value(60) / F("n"))
+
+        async def consume() -> None:
+            async for row in qs.iterator(server_side=True, chunk_size=2):
+                seen.append(row.n)
+
+        with pytest.raises(QueryValueError, match="division by zero"):
+            await consume()
+        assert seen == [5, 4, 3, 2]  # the third FETCH (n=1, n=0) failed
+        assert database.pool_status() == before
+        assert await Row.objects.count() == 6  # the pool's connections are usable
     finally:
         await database.execute("DROP TABLE cursor_rows")
 

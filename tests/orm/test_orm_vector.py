@@ -3,7 +3,10 @@ no pgvector, which is where the missing-extension errors are checked."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -47,12 +50,33 @@ class Plain(Model):
     embedding: list[float] | None = VectorField(dimensions=2, default=None)
 
 
+def _server_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="stellate-pgvector-"))
+    folder.chmod(0o755)
+    return folder
+
+
+@contextlib.asynccontextmanager
+async def embedded_server() -> AsyncIterator[str]:
+    """A throwaway embedded PostgreSQL (with pgvector); yields its URL.
+
+    Its directory is not under pytest's tmp_path: concurrent pytest runs of one user
+    prune each other's old numbered tmp folders, and the server (run as the
+    `pgserver` user when root) needs to reach its data directory.
+    """
+    folder = _server_folder()
+    server = EmbeddedPostgres(folder / "pgdata")
+    try:
+        yield await server.start()
+    finally:
+        await server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-async def embedded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pgvector")) / "pgdata")
-    url = await server.start()
-    yield url
-    await server.stop()
+async def embedded() -> AsyncIterator[str]:
+    async with embedded_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stellate.orm import Database, Field, Model
 from stellate.orm.database import activate, active_databases, restore
-from stellate.orm.embedded import EmbeddedPostgres
 from stellate.orm.testing import create_tables
 
 
@@ -88,23 +86,23 @@ async def test_search_lookup(articles: None) -> None:
 
 
 @pytest.fixture
-async def vectors(tmp_path: Path) -> AsyncIterator[None]:
+async def vectors() -> AsyncIterator[None]:
     """setup: the embedded PostgreSQL as the default database, with pgvector enabled."""
     if importlib.util.find_spec("pgserver") is None:
         pytest.skip("pgserver (the embedded PostgreSQL with pgvector) is not installed")
-    server = EmbeddedPostgres(tmp_path / "pgdata")
-    url = await server.start()
-    database = Database(url, alias="default", pool_size=2)
-    await database.connect()
-    previous = activate({**active_databases(), "default": database}, testing=True)
-    try:
-        async with database.pinned_transaction():
-            await database.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            yield
-    finally:
-        restore(previous)
-        await database.close()
-        await server.stop()
+    from test_orm_vector import embedded_server
+
+    async with embedded_server() as url:
+        database = Database(url, alias="default", pool_size=2)
+        await database.connect()
+        previous = activate({**active_databases(), "default": database}, testing=True)
+        try:
+            async with database.pinned_transaction():
+                await database.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                yield
+        finally:
+            restore(previous)
+            await database.close()
 
 
 async def test_vector_fields(vectors: None) -> None:

@@ -136,10 +136,18 @@ class ServerCursor(Generic[M]):
         finally:
             tx_var.reset(token)
 
-    async def open(self) -> None:
-        """DECLARE the cursor (starting a transaction when none is open)."""
+    def _translated(self, exc: Exception) -> Exception:
         from stellate.orm import _execute
 
+        error = extension_error(exc, self.model.__name__)
+        if error is not None:
+            return error
+        if isinstance(exc, _execute._TRANSLATED):
+            return _execute._translate(exc, self.model, self._plan.sql)
+        return exc
+
+    async def open(self) -> None:
+        """DECLARE the cursor (starting a transaction when none is open)."""
         if self.query.prefetch:
             raise ValueError(
                 "iterator(server_side=True) does not run prefetch_related(); drop it and "
@@ -158,12 +166,10 @@ class ServerCursor(Generic[M]):
             )
         except Exception as exc:
             await self._finish(commit=False)
-            error = extension_error(exc, self.model.__name__)
-            if error is not None:
-                raise error from exc
-            if isinstance(exc, _execute._TRANSLATED):
-                raise _execute._translate(exc, self.model, plan.sql) from exc
-            raise
+            error = self._translated(exc)
+            if error is exc:
+                raise
+            raise error from exc
         self._open = True
 
     async def fetch_chunk(self) -> list[Any]:
@@ -172,7 +178,17 @@ class ServerCursor(Generic[M]):
 
         if not self._open:
             return []
-        records = await self._run("fetch", f"FETCH {self.chunk_size} FROM {self.name}")
+        try:
+            records = await self._run("fetch", f"FETCH {self.chunk_size} FROM {self.name}")
+        except Exception as exc:
+            # A row that fails to compute (division by zero ...) fails its FETCH; the
+            # transaction is aborted, so the cursor goes with it.
+            self._open = False
+            await self._finish(commit=False)
+            error = self._translated(exc)
+            if error is exc:
+                raise
+            raise error from exc
         if len(records) < self.chunk_size:
             await self.close()
         return hydrate(self._plan, records) if records else []
