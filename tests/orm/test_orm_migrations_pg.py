@@ -22,15 +22,15 @@ from stellate.orm.migrations.writer import migration_source, write_migration
 from stellate.orm.postgres import SearchVectorField
 from stellate.orm.testing import database_url_with_name
 
+# The indexes of the three versions of one table (Index objects are plain data).
+LIVE = Index("author", condition=Q(published=True), include=["title"], name="mig_live")
+TRIGRAM = Index("title", method="gin", opclass="gin_trgm_ops", name="mig_title_trgm")
+COVERING = Index("words", include=["author", "title"], name="mig_words_cover")
 
-class Entry(Model):
+
+class EntryColumns(Model):
     class Meta:
-        table = "mig_entries"
-        unlogged = True
-        indexes = [  # noqa: RUF012 - Meta options are class attributes by design
-            Index("author", condition=Q(published=True), include=["title"], name="mig_live"),
-            Index("title", method="gin", opclass="gin_trgm_ops", name="mig_title_trgm"),
-        ]
+        abstract = True
 
     id: int = Field(primary_key=True, auto=True)
     author: str = Field()
@@ -39,52 +39,42 @@ class Entry(Model):
     published: bool = Field(default=False)
     words: int = Field(default=0)
     search: str | None = SearchVectorField(["title", "body"], config="english")
+
+
+class Entry(EntryColumns):
+    class Meta:
+        table = "mig_entries"
+        unlogged = True
+        indexes = [LIVE, TRIGRAM]  # noqa: RUF012 - Meta options are class attributes
+
     score: int = GeneratedField(expression=F("words") * 2)
 
 
-class EntryV2(Model):
+class EntryV2(EntryColumns):
     """The same table one migration later: a generated column and a covering index more."""
 
     class Meta:
         table = "mig_entries"
         unlogged = True
-        indexes = [  # noqa: RUF012 - Meta options are class attributes by design
-            Index("author", condition=Q(published=True), include=["title"], name="mig_live"),
-            Index("title", method="gin", opclass="gin_trgm_ops", name="mig_title_trgm"),
-            Index("words", include=["author", "title"], name="mig_words_cover"),
-        ]
+        indexes = [LIVE, TRIGRAM, COVERING]  # noqa: RUF012 - Meta options are class attributes
 
-    id: int = Field(primary_key=True, auto=True)
-    author: str = Field()
-    title: str = Field()
-    body: str = Field(default="")
-    published: bool = Field(default=False)
-    words: int = Field(default=0)
-    search: str | None = SearchVectorField(["title", "body"], config="english")
     score: int = GeneratedField(expression=F("words") * 2)
     shout: str = GeneratedField(expression="upper(title)")
 
 
-class EntryV3(Model):
+class EntryV3(EntryColumns):
     """One more step: `score` computed differently (the column is dropped and re-added)."""
 
     class Meta:
         table = "mig_entries"
         unlogged = True
-        indexes = [  # noqa: RUF012 - Meta options are class attributes by design
-            Index("author", condition=Q(published=True), include=["title"], name="mig_live"),
-            Index("title", method="gin", opclass="gin_trgm_ops", name="mig_title_trgm"),
-            Index("words", include=["author", "title"], name="mig_words_cover"),
+        indexes = [  # noqa: RUF012 - Meta options are class attributes
+            LIVE,
+            TRIGRAM,
+            COVERING,
             Index("score", name="mig_score"),
         ]
 
-    id: int = Field(primary_key=True, auto=True)
-    author: str = Field()
-    title: str = Field()
-    body: str = Field(default="")
-    published: bool = Field(default=False)
-    words: int = Field(default=0)
-    search: str | None = SearchVectorField(["title", "body"], config="english")
     score: int = GeneratedField(expression=F("words") * 3)
     shout: str = GeneratedField(expression="upper(title)")
 
