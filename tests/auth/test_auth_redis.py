@@ -12,7 +12,11 @@ import pytest
 pytest.importorskip("redis", reason="the Redis stores need the stellate-auth[redis] extra")
 
 from stellate.auth import Auth
-from stellate.auth.redis_stores import RedisLoginThrottle, RedisSessionAuth
+from stellate.auth.redis_stores import (
+    RedisLoginThrottle,
+    RedisSessionAuth,
+    redis_client,
+)
 from stellate.auth.sessions import SessionAuth
 from stellate.auth.throttle import LoginThrottle
 from stellate.core import App, StartupError
@@ -162,3 +166,35 @@ async def test_role_changes_reach_live_redis_sessions(two: tuple[AppClient, AppC
     me = (await first.get("/auth/me")).json()["user"]
     assert me["permissions"] == [f"redis_{PREFIX_RUN}.view_thing"]
     assert await auth.sessions.purge_expired() == 0
+
+
+async def test_redis_outage_fails_closed_with_503_and_recovers(
+    two: tuple[AppClient, AppClient],
+) -> None:
+    first, _ = two
+    auth = auth_of(first)
+    sessions, throttle = auth.sessions, auth.throttle
+    assert isinstance(sessions, RedisSessionAuth)
+    assert isinstance(throttle, RedisLoginThrottle)
+    username = await new_user(first)
+    token = await login(first, username)
+    live_sessions, live_throttle = sessions.redis, throttle.redis
+    # Nothing listens on port 1: every Redis call fails as in an outage.
+    sessions.redis = redis_client("redis://127.0.0.1:1/0")
+    throttle.redis = redis_client("redis://127.0.0.1:1/0")
+    try:
+        # Reads within the recheck interval trust the signed cookie: still served.
+        assert (await first.get("/auth/me")).status_code == 200
+        # A write must see revocations, which Redis cannot tell: 503, not a guess.
+        write = await first.post("/auth/logout", headers={"X-CSRF-Token": token})
+        assert write.status_code == 503
+        assert write.headers["retry-after"] == "5"
+        assert "session store (Redis) is unavailable" in write.json()["detail"]
+        refused = await first.post("/auth/login", json={"username": username, "password": GOOD})
+        assert refused.status_code == 503
+    finally:
+        await sessions.redis.aclose()
+        await throttle.redis.aclose()
+        sessions.redis, throttle.redis = live_sessions, live_throttle
+    ended = await first.post("/auth/logout", headers={"X-CSRF-Token": token})
+    assert ended.json() == {"logged_out": True}

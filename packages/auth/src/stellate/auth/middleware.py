@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stellate.auth.apikeys import API_KEY_SCOPE_KEY, invalid_key_response, presented_key
 from stellate.auth.csrf import ENGINE_SCOPE_KEY, SAFE_METHODS, SESSION_SCOPE_KEY
 from stellate.auth.sessions import STATE_SCOPE_KEY, SessionState
+from stellate.core.exceptions import HTTPException
+from stellate.core.responses import JSONResponse
 
 if TYPE_CHECKING:
     from stellate.auth.apikeys import APIKeyStore
@@ -84,7 +86,16 @@ class AuthMiddleware:
             scope["user"] = found[1]
             scope[API_KEY_SCOPE_KEY] = found[0]
         elif sessions is not None:
-            await sessions.authenticate(scope)
+            try:
+                await sessions.authenticate(scope)
+            except HTTPException as exc:  # the session store is down (503): say so
+                if headers is not None:
+                    send = _with_headers(send, headers, nonce)
+                response = JSONResponse(
+                    {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+                )
+                await response(scope, receive, send)
+                return
             state = scope[STATE_SCOPE_KEY]
         if state is not None and sessions is not None:
             send = _with_cookies(send, sessions, state, headers, nonce)

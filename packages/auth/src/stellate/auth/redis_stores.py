@@ -28,7 +28,8 @@ import contextlib
 import importlib
 import logging
 import math
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
@@ -38,8 +39,9 @@ from stellate.auth._revocations import session_message, user_message
 from stellate.auth.principal import Principal
 from stellate.auth.sessions import SessionAuth
 from stellate.auth.throttle import LoginThrottle
+from stellate.core.exceptions import HTTPException
 
-__all__ = ["RedisLoginThrottle", "RedisSessionAuth"]
+__all__ = ["RedisLoginThrottle", "RedisSessionAuth", "SessionStoreUnavailable"]
 
 logger = logging.getLogger("stellate.auth.sessions")
 
@@ -56,6 +58,28 @@ def redis_client(url: str) -> Any:
             "STELLATE_REDIS_URL / set STELLATE_AUTH_STORE=postgres to keep PostgreSQL"
         ) from None
     return module.from_url(url)
+
+
+class SessionStoreUnavailable(HTTPException):
+    """Redis did not answer: 503 with ``Retry-After`` (sessions fail closed, not open)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(
+            503,
+            "The session store (Redis) is unavailable: try again in a few seconds",
+            headers={"Retry-After": "5"},
+        )
+        logger.warning("Auth store (Redis) unavailable: %s", error)
+
+
+@contextlib.asynccontextmanager
+async def _store_errors() -> AsyncIterator[None]:
+    # redis-py's errors do not derive from OSError; both mean "no answer from Redis".
+    errors = importlib.import_module("redis.exceptions")
+    try:
+        yield
+    except (errors.RedisError, OSError) as exc:
+        raise SessionStoreUnavailable(exc) from None
 
 
 class _Record(msgspec.Struct, array_like=True):
@@ -103,72 +127,77 @@ class RedisSessionAuth(SessionAuth):
         await self._feed.start(self.redis_url)
 
     async def _touch(self, sid_hash: str, now: float) -> str | None:
-        raw = await self.redis.get(self._key(sid_hash))
-        if raw is None:
-            return None
-        record = msgspec.json.decode(raw, type=_Record)
-        if record.expires <= now:
-            return None
-        until = min(record.expires, now + self.idle_timeout)
-        # Slides the idle expiry; a key already gone (logged out meanwhile) stays gone.
-        if not await self.redis.pexpireat(self._key(sid_hash), int(until * 1000)):
-            return None
-        return record.principal
+        async with _store_errors():
+            raw = await self.redis.get(self._key(sid_hash))
+            if raw is None:
+                return None
+            record = msgspec.json.decode(raw, type=_Record)
+            if record.expires <= now:
+                return None
+            until = min(record.expires, now + self.idle_timeout)
+            # Slides the idle expiry; a key already gone (logged out meanwhile) stays gone.
+            if not await self.redis.pexpireat(self._key(sid_hash), int(until * 1000)):
+                return None
+            return record.principal
 
     async def _insert(
         self, sid_hash: str, principal: Principal, now: float, request: HTTPConnection
     ) -> None:
-        expires = now + self.absolute_timeout
-        record = _Record(expires=expires, principal=msgspec.json.encode(principal).decode())
-        user_key = self._user_key(principal.id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(
-                self._key(sid_hash),
-                msgspec.json.encode(record),
-                pxat=int(min(expires, now + self.idle_timeout) * 1000),
-            )
-            pipe.sadd(user_key, sid_hash)
-            pipe.expire(user_key, math.ceil(self.absolute_timeout))
-            await pipe.execute()
+        async with _store_errors():
+            expires = now + self.absolute_timeout
+            record = _Record(expires=expires, principal=msgspec.json.encode(principal).decode())
+            user_key = self._user_key(principal.id)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(
+                    self._key(sid_hash),
+                    msgspec.json.encode(record),
+                    pxat=int(min(expires, now + self.idle_timeout) * 1000),
+                )
+                pipe.sadd(user_key, sid_hash)
+                pipe.expire(user_key, math.ceil(self.absolute_timeout))
+                await pipe.execute()
 
     async def _delete(self, sid_hash: str, payload: Any) -> None:
-        until = payload.started + self.absolute_timeout
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key(sid_hash))
-            pipe.srem(self._user_key(payload.user["id"]), sid_hash)
-            pipe.publish(f"{self.prefix}revoked", session_message(sid_hash, until))
-            await pipe.execute()
-        self._remember_revoked(sid_hash, payload)
+        async with _store_errors():
+            until = payload.started + self.absolute_timeout
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._key(sid_hash))
+                pipe.srem(self._user_key(payload.user["id"]), sid_hash)
+                pipe.publish(f"{self.prefix}revoked", session_message(sid_hash, until))
+                await pipe.execute()
+            self._remember_revoked(sid_hash, payload)
 
     async def logout_everywhere(self, user_id: int) -> int:
         """End every session of ``user_id``; returns how many there were."""
-        user_key = self._user_key(user_id)
-        hashes = await self.redis.smembers(user_key)
-        before = self.clock()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if hashes:
-                pipe.delete(*(self._key(h.decode()) for h in hashes))
-            pipe.delete(user_key)
-            pipe.publish(f"{self.prefix}revoked", user_message(user_id, before))
-            results = await pipe.execute()
-        self._revoke_user(user_id, before)
-        return int(results[0]) if hashes else 0
+        async with _store_errors():
+            user_key = self._user_key(user_id)
+            hashes = await self.redis.smembers(user_key)
+            before = self.clock()
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if hashes:
+                    pipe.delete(*(self._key(h.decode()) for h in hashes))
+                pipe.delete(user_key)
+                pipe.publish(f"{self.prefix}revoked", user_message(user_id, before))
+                results = await pipe.execute()
+            self._revoke_user(user_id, before)
+            return int(results[0]) if hashes else 0
 
     async def refresh_principal(self, principal: Principal) -> int:
         """Store ``principal`` in every live session of its user; returns how many."""
-        hashes = await self.redis.smembers(self._user_key(principal.id))
-        encoded = msgspec.json.encode(principal).decode()
-        updated = 0
-        for sid_hash in hashes:
-            key = self._key(sid_hash.decode())
-            raw = await self.redis.get(key)
-            if raw is None:
-                continue
-            record = msgspec.json.decode(raw, type=_Record)
-            record.principal = encoded
-            if await self.redis.set(key, msgspec.json.encode(record), keepttl=True, xx=True):
-                updated += 1
-        return updated
+        async with _store_errors():
+            hashes = await self.redis.smembers(self._user_key(principal.id))
+            encoded = msgspec.json.encode(principal).decode()
+            updated = 0
+            for sid_hash in hashes:
+                key = self._key(sid_hash.decode())
+                raw = await self.redis.get(key)
+                if raw is None:
+                    continue
+                record = msgspec.json.decode(raw, type=_Record)
+                record.principal = encoded
+                if await self.redis.set(key, msgspec.json.encode(record), keepttl=True, xx=True):
+                    updated += 1
+            return updated
 
     async def purge_expired(self) -> int:
         """Nothing to purge: Redis expires ended sessions itself."""
@@ -195,12 +224,12 @@ class RedisRevocationFeed:
         self._on_user = on_user
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        self._next_attempt = 0.0
 
     async def start(self, url: str) -> None:
+        # A Redis that is down at startup does not stop the app: requests retry.
         self._started = True
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.channel)
-        self._task = asyncio.get_running_loop().create_task(self._listen(pubsub))
+        self._task = asyncio.get_running_loop().create_task(self._resubscribe())
 
     async def stop(self) -> None:
         self._started = False
@@ -216,10 +245,13 @@ class RedisRevocationFeed:
         self._task = asyncio.get_running_loop().create_task(self._resubscribe())
 
     async def _resubscribe(self) -> None:
+        # At most one attempt a second, however many requests find the feed down.
+        await asyncio.sleep(max(0.0, self._next_attempt - time.monotonic()))
+        self._next_attempt = time.monotonic() + 1.0
         try:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(self.channel)
-        except OSError as exc:
+        except Exception as exc:  # redis-py's connection errors are not OSErrors
             logger.warning("Session revocation feed (Redis) still down: %s", exc)
             return
         await self._listen(pubsub)
@@ -230,7 +262,7 @@ class RedisRevocationFeed:
                 data = message.get("data")
                 if isinstance(data, bytes):
                     self._apply(data.decode())
-        except (OSError, ConnectionError) as exc:
+        except Exception as exc:  # redis-py's connection errors are not OSErrors
             logger.warning(
                 "Session revocation feed (Redis) lost its connection (%s): logouts on other "
                 "workers now take effect at the next session check until it reconnects",
@@ -296,27 +328,30 @@ class RedisLoginThrottle(LoginThrottle):
         """Nothing to create in Redis."""
 
     async def retry_after(self, ip: str, username: str) -> int | None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in self.keys(ip, username):
-                pipe.pttl(self._lock(key))
-            remaining = [ms for ms in await pipe.execute() if ms > 0]
-        return None if not remaining else max(1, math.ceil(max(remaining) / 1000))
+        async with _store_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in self.keys(ip, username):
+                    pipe.pttl(self._lock(key))
+                remaining = [ms for ms in await pipe.execute() if ms > 0]
+            return None if not remaining else max(1, math.ceil(max(remaining) / 1000))
 
     async def failure(self, ip: str, username: str) -> int | None:
-        locked = await self._failure(
-            keys=self._keys(self.keys(ip, username)),
-            args=[
-                int(self.window * 1000),
-                int(self.lockout * 1000),
-                self.ip_limit,
-                self.limit,
-            ],
-        )
-        return math.ceil(self.lockout) if locked else None
+        async with _store_errors():
+            locked = await self._failure(
+                keys=self._keys(self.keys(ip, username)),
+                args=[
+                    int(self.window * 1000),
+                    int(self.lockout * 1000),
+                    self.ip_limit,
+                    self.limit,
+                ],
+            )
+            return math.ceil(self.lockout) if locked else None
 
     async def success(self, username: str) -> None:
-        key = f"user:{username.strip().lower()}"
-        await self.redis.delete(*self._keys([key]))
+        async with _store_errors():
+            key = f"user:{username.strip().lower()}"
+            await self.redis.delete(*self._keys([key]))
 
     async def reset(self, *, ip: str | None = None, username: str | None = None) -> None:
         keys = []
