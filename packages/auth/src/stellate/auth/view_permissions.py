@@ -21,6 +21,7 @@ Example:
 
         @action(detail=True, methods=["post"], permission_classes=[CanPublish])
         async def publish(self, request, pk): ...
+
     ```
 """
 
