@@ -21,7 +21,6 @@ Example:
 
         @action(detail=True, methods=["post"], permission_classes=[CanPublish])
         async def publish(self, request, pk): ...
-
     ```
 """
 
