@@ -14,6 +14,7 @@ on another worker) are proven by ``tests/tasks/test_tasks_processes.py``; the
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -215,6 +216,7 @@ async def test_sigterm_drains_requests_in_flight(services: Services) -> None:
             await blocker.close()
 
 
+FULL = os.environ.get("STELLATE_RELIABILITY_FULL") == "1"
 MIGRATE_COMMANDS = {
     "orm": [sys.executable, "-m", "stellate.orm.migrations", "migrate"],
     "app": [STELLATE, "--app", "examples.bookstore.app:app", "migrate"],
@@ -227,12 +229,15 @@ MIGRATE_COMMANDS = {
         "orm",
         pytest.param(
             "app",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="race, fails about half the runs: the auth plugin's post_migrate hook "
-                "(users.ensure_tables, CREATE TABLE IF NOT EXISTS) runs after the migration "
-                "lock is released, so two processes collide in pg_type (reported)",
-            ),
+            marks=[
+                pytest.mark.skipif(not FULL, reason="known race, run in full only (nox)"),
+                pytest.mark.xfail(
+                    strict=False,
+                    reason="race, fails about half the runs: the auth plugin's post_migrate hook "
+                    "(users.ensure_tables, CREATE TABLE IF NOT EXISTS) runs after the migration "
+                    "lock is released, so two processes collide in pg_type (reported)",
+                ),
+            ],
         ),
     ],
 )

@@ -129,7 +129,8 @@ async def test_a_trickling_client_stalls_nobody_and_gets_a_408(server: Server) -
             )
             assert ping.status_code == 200
             assert echo.json() == {"received": 2}
-            assert time.monotonic() - started < 0.5
+            # Well inside the trickler's 1.5 s deadline, even on a loaded machine.
+            assert time.monotonic() - started < 1.2
     sock.setblocking(True)
     status, body = await trickler
     sock.close()

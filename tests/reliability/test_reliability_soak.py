@@ -1,4 +1,4 @@
-"""The soak (``python -m tests.reliability.soak``) in a few seconds: two uvicorn workers,
+"""The soak (``python -m tests.reliability.soak``) for two seconds: two uvicorn workers,
 32 connections, the mixed workload; no error, no lost or wrong write."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ async def test_a_short_soak_has_no_errors_and_loses_no_write(services: Services)
     ) as server:
         report, ratings = await drive(
             server.url,
-            seconds=4,
+            seconds=2,
             connections=32,
             sample=1,
             rss=lambda: server_rss_mib(server.process.pid),
@@ -23,7 +23,7 @@ async def test_a_short_soak_has_no_errors_and_loses_no_write(services: Services)
         )
     await check_writes(services.postgres.url, ratings, report)
     assert report.errors == 0, report.error_samples
-    assert report.requests > 30
+    assert report.requests > 10
     assert report.reviews_written > 0
     assert report.reviews_lost == 0
     assert report.ratings_wrong == 0

@@ -46,8 +46,10 @@ logger = logging.getLogger("stellate.orm")
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     PoolTimeoutError,
     DatabaseConnectionError,
-    ConnectionRefusedError,
-    ConnectionResetError,
+    # Refused, reset or aborted connections, and asyncpg's "unexpected connection_lost()".
+    ConnectionError,
+    # A connect or query that outlived STELLATE_CONNECT_TIMEOUT / STELLATE_COMMAND_TIMEOUT.
+    TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
@@ -117,7 +119,7 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
         )
         logger.warning("%s", exc)
     else:
-        detail = "The database is unavailable. Retry in a few seconds"
+        detail = "The database is unavailable or did not answer in time. Retry in a few seconds"
         logger.warning(
             "Database unavailable during %s %s: %s",
             request.method,
