@@ -49,9 +49,25 @@ def test_inlines_refuse_file_fields() -> None:
         DocumentRows(Article)
 
 
-def test_file_fields_need_a_storage() -> None:
+async def test_file_fields_need_a_storage(tables: Database) -> None:
     with pytest.raises(ImproperlyConfigured, match="no storage"):
         AdminSite().register(Document, ModelAdmin)
+    # The decorator form may bring the storage with its options...
+    site = AdminSite()
+
+    @site.register(Document)
+    class DocumentAdmin(ModelAdmin):
+        storage = MemoryStorage()
+
+    site.check()
+    assert site.is_registered(Document)
+    # ...but `register(Model)` alone whose defaults do not fit fails at startup.
+    app = App(plugins=["orm", "auth", "admin"], settings=SETTINGS)
+    app.admin.register(Document)  # type: ignore[attr-defined]
+    assert not app.admin.is_registered(Document)  # type: ignore[attr-defined]
+    with pytest.raises(ImproperlyConfigured, match="`Document` was registered with the default"):
+        async with AppClient(app):
+            pass
     admin = AdminSite(storage=MemoryStorage()).register(Document, ModelAdmin)
     assert admin.file_fields == ["attachment"]
 

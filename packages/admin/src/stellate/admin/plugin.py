@@ -42,4 +42,5 @@ class AdminPlugin(Plugin):
         )
         app.add_extension("admin", site)
         add_admin_routes(app, site)
+        app.on_startup(site.check)
         app.on_startup(ensure_log_table)

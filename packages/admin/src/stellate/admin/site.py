@@ -87,6 +87,7 @@ class AdminSite:
         self.title = title
         self._registry: dict[tuple[str, str], ModelAdmin] = {}
         self._by_model: dict[type[Model], ModelAdmin] = {}
+        self._unresolved: dict[type[Model], ImproperlyConfigured] = {}
         self.pages: dict[str, AdminPage] = {}
         self.storage = storage
         loaders: list[jinja2.BaseLoader] = [
@@ -127,14 +128,38 @@ class AdminSite:
         """
         if admin_class is not None:
             return self._add(model, admin_class)
-        registered = self._add(model, ModelAdmin)
+        registered: ModelAdmin | None = None
+        try:
+            registered = self._add(model, ModelAdmin)
+        except ImproperlyConfigured as exc:
+            # The defaults may not fit (file fields without a storage, say) while the
+            # decorated class's options do: the error waits for that class, and
+            # `check()` (run at startup) raises it if none came.
+            self._unresolved[model] = exc
 
         def decorate(cls: AdminT) -> AdminT:
-            self._remove(registered)
+            if registered is not None:
+                self._remove(registered)
+            self._unresolved.pop(model, None)
             self._add(model, cls)
             return cls
 
         return decorate
+
+    def check(self) -> None:
+        """Raise the problems of ``register(Model)`` calls whose defaults did not fit.
+
+        Raises:
+            ImproperlyConfigured: naming each model; pass a ``ModelAdmin`` that fixes it.
+        """
+        if self._unresolved:
+            raise ImproperlyConfigured(
+                "; ".join(
+                    f"`{model.__name__}` was registered with the default ModelAdmin, which "
+                    f"does not fit: {exc}"
+                    for model, exc in self._unresolved.items()
+                )
+            )
 
     def _add(self, model: type[Model], admin_class: type[ModelAdmin]) -> ModelAdmin:
         if model._meta.abstract:
