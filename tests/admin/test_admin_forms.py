@@ -356,3 +356,50 @@ async def test_autocomplete_needs_view_permission(client: AppClient, make_user: 
     await login(client, await make_user(perms=("admin_models.view_article",)))
     response = await client.get(f"{BASE}/section/autocomplete/", params={"q": "s"})
     assert response.status_code == 403
+
+
+async def test_tampered_many_to_many_and_inline_values(
+    client: AppClient, desk: dict[str, Any]
+) -> None:
+    bad_label = await client.post(ADD, data=article_form(desk, labels=["abc"]))
+    assert bad_label.status_code == 400
+    assert "abc is not a valid choice." in bad_label.text.replace("`", "")
+    missing_label = await client.post(ADD, data=article_form(desk, labels=["999999"]))
+    assert missing_label.status_code == 400
+    assert "The database refused the change" in missing_label.text
+    assert not await Article.objects.filter(title="Harbour lights").exists()
+
+    other = await Article.objects.create(title="Other", reporter_id=desk["ann"].id)
+    foreign = await Comment.objects.create(article_id=other.id, author="Not yours")
+    mine = await Article.objects.create(title="Mine", reporter_id=desk["ann"].id)
+    stolen = await client.post(
+        f"{BASE}/article/{mine.id}/change/",
+        data=article_form(
+            desk,
+            title="Mine",
+            **{
+                "inline-comment-TOTAL": "1",
+                "inline-comment-0-id": str(foreign.id),
+                "inline-comment-0-author": "Taken over",
+            },
+        ),
+    )
+    assert stolen.status_code == 400
+    assert "This row no longer exists: reload the page." in stolen.text
+    assert (await Comment.objects.get(id=foreign.id)).author == "Not yours"
+    nonsense_total = await client.post(
+        f"{BASE}/article/{mine.id}/change/",
+        data=article_form(desk, title="Mine again", **{"inline-comment-TOTAL": "lots"}),
+    )
+    assert nonsense_total.status_code == 303
+    assert (await Article.objects.get(id=mine.id)).title == "Mine again"
+
+
+async def test_posting_to_a_deleted_object_is_404(client: AppClient, desk: dict[str, Any]) -> None:
+    article = await Article.objects.create(title="Soon gone", reporter_id=desk["ann"].id)
+    await article.delete()
+    response = await client.post(
+        f"{BASE}/article/{article.id}/change/", data=article_form(desk, title="Back?")
+    )
+    assert response.status_code == 404
+    assert not await Article.objects.filter(id=article.id).exists()
