@@ -3,7 +3,6 @@ and the CLI reference names each one."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import click
 import pytest
+from _docs_env import new_user_env
 from click.testing import CliRunner
 
 from stellate.core.cli import cli
@@ -77,7 +77,7 @@ def test_cli_reference_names_every_command(app_spec: str) -> None:
 def test_a_project_made_by_stellate_new_needs_no_app_option(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["new", "site", "--directory", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STELLATE_")}
+    env = new_user_env()
     stellate = str(Path(sys.executable).parent / "stellate")
     routes = subprocess.run(
         [stellate, "routes"], cwd=tmp_path / "site", env=env,

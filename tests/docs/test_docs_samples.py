@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from _docs_env import new_user_env
 
 from stellate.orm import Database, Model
 from stellate.orm.testing import create_tables
@@ -120,10 +121,7 @@ def test_no_python_block_is_left_unexecuted() -> None:
 def test_testing_guide_project_passes_its_own_tests() -> None:
     """The testing guide's conftest and tests, run by pytest as a reader would run them."""
     project = DOCS / "samples" / "testing_project"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STELLATE_")}
-    for name in ("STELLATE_TEST_DATABASE_URL", "STELLATE_TEST_REDIS_URL"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
+    env = new_user_env()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,

@@ -8,7 +8,6 @@ its migrations to an embedded PostgreSQL and check the migration matches the mod
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from _docs_env import new_user_env
 from click.testing import CliRunner
 
 from stellate.core._scaffold import FEATURES, local_packages, resolve_features
@@ -24,20 +24,6 @@ from stellate.core.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ALL = ",".join(FEATURES)
-
-
-def _env(**extra: str) -> dict[str, str]:
-    """The environment of a new user's shell: no STELLATE_* but the test servers."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("STELLATE_", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"))
-    }
-    for name in ("STELLATE_TEST_DATABASE_URL", "STELLATE_TEST_REDIS_URL"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-    env.update(extra)
-    return env
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> str:
@@ -80,14 +66,14 @@ def test_full_project_installs_migrates_and_passes_its_tests(tmp_path: Path) -> 
         pytest.skip("uv is not on PATH")
     # One command installs the project (offline: workspace packages by path) and tests it.
     output = _run(
-        [uv, "run", "--offline", "pytest", "-q", "-p", "no:cacheprovider"], project, _env()
+        [uv, "run", "--offline", "pytest", "-q", "-p", "no:cacheprovider"], project, new_user_env()
     )
     assert "10 passed" in output, output
 
     # The shipped migration is what makemigrations writes for models.py, and it applies
     # to the embedded PostgreSQL a newcomer gets (no database configured).
     python = str(project / ".venv" / "bin" / "python")
-    embedded = _env(STELLATE_EMBEDDED_DIR=str(tmp_path / "pgdata"))
+    embedded = new_user_env(STELLATE_EMBEDDED_DIR=str(tmp_path / "pgdata"))
     check = ["makemigrations", "--check", "--models", "models"]
     _run([python, "-m", "stellate.orm.migrations", *check], project, embedded)
     output = _run([python, "-m", "stellate.orm.migrations", "migrate"], project, embedded)
@@ -109,7 +95,7 @@ def test_full_project_installs_migrates_and_passes_its_tests(tmp_path: Path) -> 
 
 def test_tasks_without_orm_passes_its_tests(tmp_path: Path) -> None:
     project = _new(tmp_path, "site", "--with", "tasks")
-    env = _env(PYTHONPATH=str(project))
+    env = new_user_env(PYTHONPATH=str(project))
     output = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert "5 passed" in output, output
 

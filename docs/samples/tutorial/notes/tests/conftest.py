@@ -33,6 +33,8 @@ def app() -> App:
                 # unset: an embedded Redis; each test app gets its own key prefix
                 "redis_url": os.environ.get("STELLATE_TEST_REDIS_URL"),
                 "tasks_prefix": f"test-{uuid.uuid4().hex}:",
+                # the enqueue_on_commit outbox sweep stays out of the tests' way
+                "tasks_outbox_interval": 60.0,
             },
         }
     )

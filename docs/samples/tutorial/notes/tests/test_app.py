@@ -30,7 +30,7 @@ async def test_greeting_needs_a_name(client: AppClient) -> None:
 
 async def test_health(client: AppClient) -> None:
     response = await client.get("/health")
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
     assert response.json()["status"] == "ok"
 
 

@@ -249,7 +249,13 @@ def app() -> App:
             "                # unset: an embedded Redis; each test app gets its own key prefix\n"
             '                "redis_url": os.environ.get("STELLATE_TEST_REDIS_URL"),\n'
             '                "tasks_prefix": f"test-{uuid.uuid4().hex}:",\n'
-            "            }"
+            + (
+                "                # the enqueue_on_commit outbox sweep stays out of the tests' way\n"
+                '                "tasks_outbox_interval": 60.0,\n'
+                if "orm" in has
+                else ""
+            )
+            + "            }"
         )
     body = ",\n            ".join(settings)
     if "orm" in has:
