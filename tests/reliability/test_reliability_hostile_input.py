@@ -141,8 +141,10 @@ async def row_counts() -> dict[str, int]:
 class Verdicts:
     """Collects every violation, so one run reports all of them at once."""
 
-    def __init__(self, logs: LogRecords) -> None:
+    def __init__(self, logs: LogRecords, *, json_errors: bool = True) -> None:
         self.logs = logs
+        #: API errors must be JSON; the admin's are HTML pages.
+        self.json_errors = json_errors
         self.problems: list[str] = []
         self.sent = 0
 
@@ -154,7 +156,7 @@ class Verdicts:
         text = response.text
         if status >= 500:
             self.problems.append(f"{what}: {status} {text[:300]}")
-        if status >= 400 and status != 405:
+        if status >= 400 and status != 405 and self.json_errors:
             kind = response.headers.get("content-type", "").split(";")[0]
             if kind not in ERROR_TYPES:
                 self.problems.append(f"{what}: {status} error is `{kind}`, not JSON")
@@ -562,4 +564,42 @@ async def _tasks_demo_orders(redis_url: str, logs: LogRecords) -> None:
                 if response is not None and response.status_code < 400 and "carrier" not in url:
                     verdicts.problems.append(f"{method} {url[:60]}: {response.status_code}")
         assert await Order.objects.count() == before
+    assert not verdicts.problems, verdicts.report()
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="admin (being built): 500s for an out-of-range id or filter value (FieldError), "
+    "NUL in an object id on the history page, an over-long static file name (OSError)",
+)
+async def test_admin_pages_refuse_hostile_values(client: AppClient, logs: LogRecords) -> None:
+    """The admin's change lists (search, ordering, cursors, filters), object pages,
+    autocomplete and static files, as a superuser: no 5xx, no leak, nothing written.
+    Its pages are HTML, so errors are checked for status and leaks, not JSON."""
+    username = f"root-{uuid.uuid4().hex[:6]}"
+    await client.app.auth.users.create_user(  # type: ignore[attr-defined]
+        username, PASSWORD, is_staff=True, is_superuser=True
+    )
+    login = await client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    verdicts = Verdicts(logs, json_errors=False)
+    before = await row_counts()
+    admins = client.app.admin.model_admins  # type: ignore[attr-defined]
+    assert admins
+    for admin, payload in itertools.product(admins, SELECTED):
+        base = admin.url
+        params = ["q", "o", "after", "before"]
+        for name in getattr(admin, "list_filter", ()) or ():
+            params += [name, f"{name}__isnull", f"{name}__gte", f"{name}__lte"]
+        urls = [f"{base}?{name}={payload.query}" for name in params]
+        urls += [
+            f"{base}{payload.query}/change/",
+            f"{base}{payload.query}/history/",
+            f"{base}{payload.query}/delete/",
+            f"{base}autocomplete/?term={payload.query}",
+            f"/admin/static/{payload.query}",
+        ]
+        for url in urls:
+            await verdicts.send(client, f"GET {url[:90]}", "GET", url, names=())
+    assert await row_counts() == before
     assert not verdicts.problems, verdicts.report()
