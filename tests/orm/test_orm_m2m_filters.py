@@ -188,6 +188,15 @@ async def test_one_filter_call_means_one_related_row_chained_calls_do_not(
         "Tricks",
         "Novel",
     ]
+    # Q objects ANDed in one call are the same call: one related row.
+    assert await MfBook.objects.filter(Q(tags__name="sql") & Q(tags__color="blue")) == []
+    assert await MfBook.objects.filter(Q(tags__name="sql"), tags__color="blue") == []
+    nested = MfBook.objects.filter(Q(tags__name="sql") & (Q(tags__color="red") & Q(pages__gt=1)))
+    assert titles(await nested) == ["Guide"]
+    assert nested.to_sql().sql.count("EXISTS") == 1
+    # Without a many-to-many, nested Q objects compile as written.
+    plain = MfBook.objects.filter(Q(title="x") & (Q(pages=1) | Q(pages=2)) & Q(pages__gt=0))
+    assert '("mf_books"."pages" = $2 OR "mf_books"."pages" = $3)' in plain.to_sql().sql
     sql = same_row.to_sql().sql
     assert sql.count("EXISTS") == 1
     assert chained.to_sql().sql.count("EXISTS") == 2

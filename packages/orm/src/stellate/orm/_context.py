@@ -613,7 +613,7 @@ class CompileContext:
         parts: list[str] = []
         # Conditions across a many-to-many become EXISTS subqueries (_m2m_filters.py).
         many_to_many = ManyToManyConditions(self, grouped=q.connector == Q.AND)
-        for child in q.children:
+        for child in many_to_many.children(q):
             if isinstance(child, Q):
                 sql = self.compile_q(child)
                 parts.append(f"({sql})" if len(child.children) > 1 and not child.negated else sql)

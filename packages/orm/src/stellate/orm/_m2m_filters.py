@@ -3,9 +3,9 @@
 ``Book.objects.filter(tags__name="x")`` becomes ``EXISTS (SELECT 1 FROM books_tags AS j
 JOIN tags ... WHERE j.book_id = books.id AND tags.name = $1)``: a book is never repeated
 however many tags match, and ``exclude()``/``~Q`` negate the same test exactly, so no
-``DISTINCT`` is needed. The conditions of one ``filter()`` call (one AND group) on the
-same relation share one ``EXISTS``, so they must hold for the same related row, as in
-Django; chained ``filter()`` calls each get their own.
+``DISTINCT`` is needed. The conditions of one ``filter()`` call on the same relation
+(its keywords and the ``Q`` objects ANDed in it) share one ``EXISTS``, so they must hold
+for the same related row, as in Django; chained ``filter()`` calls each get their own.
 
 Parameters are numbered leaf by leaf in the order ``q_flatten`` lists them, and only the
 placement of the finished ``EXISTS`` is deferred, so a cached plan rebinds new values.
@@ -13,9 +13,10 @@ placement of the finished ``EXISTS`` is deferred, so a cached plan rebinds new v
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from stellate.orm.exceptions import FieldError, unknown_name_error
+from stellate.orm.expressions import Expression, Q
 from stellate.orm.lookups import LOOKUPS
 from stellate.orm.models import Model, _model_classes, quote_name
 
@@ -197,6 +198,32 @@ class ManyToManyConditions:
         self.grouped = grouped
         self.groups: list[_Group] = []
 
+    def children(self, q: Q) -> list[Q | Expression | tuple[str, Any]]:
+        """The children of ``q`` to compile: in an AND node, a plain AND ``Q`` child that
+        crosses a many-to-many is spliced in (``Q(tags__a=1) & Q(tags__b=2)`` then means
+        one related row, as the same keywords in one ``filter()`` call do). AND is
+        associative and the leaf order (the parameter order) is kept; nodes that cross
+        no many-to-many are left as written, so their SQL text does not change."""
+        if not self.grouped:
+            return q.children
+        spliced: list[Q | Expression | tuple[str, Any]] = []
+        for child in q.children:
+            if _plain_and(child) and self._crosses(child):
+                spliced.extend(self.children(child))
+            else:
+                spliced.append(child)
+        return spliced
+
+    def _crosses(self, q: Q) -> bool:
+        ctx = self.ctx
+        return any(
+            (name := child[0].partition("__")[0]) not in ctx.annotations
+            and find_many_to_many(ctx.model, name) is not None
+            if isinstance(child, tuple)
+            else _plain_and(child) and self._crosses(child)
+            for child in q.children
+        )
+
     def add(self, key: str, value: Any, parts: list[str]) -> bool:
         """Compile ``key=value`` if it crosses a many-to-many; False if it does not."""
         name, _, rest = key.partition("__")
@@ -236,3 +263,7 @@ class ManyToManyConditions:
     def finish(self, parts: list[str]) -> None:
         for group in self.groups:
             parts[group.index] = group.sql(self.ctx)
+
+
+def _plain_and(child: object) -> TypeGuard[Q]:
+    return isinstance(child, Q) and not child.negated and child.connector == Q.AND
