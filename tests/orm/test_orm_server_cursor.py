@@ -136,8 +136,11 @@ async def test_without_a_transaction_it_opens_its_own(database: Database, own_db
             assert row.n == 0
             assert await own_db.fetchval(watch) == "idle in transaction"
             break
-        for _ in range(5):
-            await asyncio.sleep(0)
+        # The finaliser runs CLOSE and COMMIT in a task of its own: give it the time.
+        for _ in range(200):
+            if await own_db.fetchval(watch) in (None, "idle"):
+                break
+            await asyncio.sleep(0.01)
         assert await own_db.fetchval(watch) in (None, "idle")
     finally:
         await database.execute("DROP TABLE cursor_rows")
