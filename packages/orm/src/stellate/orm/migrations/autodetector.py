@@ -79,9 +79,7 @@ def detect_changes(old: ProjectState, new: ProjectState) -> list[ops.Operation]:
     operations.extend(
         ops.DropTable(table=t.name) for t in dropped if t.materialized_view is not None
     )
-    created = [
-        t for name, t in new.tables.items() if name not in working.tables or name in rebuilt
-    ]
+    created = [t for name, t in new.tables.items() if name not in working.tables or name in rebuilt]
     operations.extend(
         ops.CreateTable(table=t.without_hints())
         for t in ordered_by_references(created)
