@@ -20,6 +20,7 @@ from stellate.orm import (
     OnDelete,
     OuterRef,
     Q,
+    ValidationError,
 )
 from stellate.orm.schema import create_table_sql
 from stellate.orm.testing import create_tables
@@ -289,6 +290,8 @@ async def test_add_through_defaults(shelf: dict[str, Any]) -> None:
     assert [r.weight for r in await MfPaperLabel.objects.filter(paper_id=paper.id)] == [9]
     with pytest.raises(FieldError, match=r"Unknown field `wait` on `MfPaperLabel`.*through_def"):
         await MfPaper.labels.add(paper, shelf["py"], through_defaults={"wait": 2})
+    with pytest.raises(ValidationError, match=r"weight"):
+        await MfPaper.labels.add(paper, shelf["py"], through_defaults={"weight": "heavy"})
     with pytest.raises(FieldError, match=r"`MfBook.tags` has no through model"):
         await MfBook.tags.add(shelf["novel"], shelf["py"], through_defaults={"weight": 2})
 
@@ -381,6 +384,18 @@ def test_through_argument_is_checked() -> None:
         ManyToManyField(MfTag, through=3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"related_name=...\) must be an identifier"):
         ManyToManyField(MfTag, related_name="not valid")
+
+
+def test_related_name_clashing_with_a_field_is_refused() -> None:
+    class McPost(Model):
+        class Meta:
+            table = "mc_posts"
+
+        id: int = Field(primary_key=True, auto=True)
+        tags: ClassVar[ManyToManyField] = ManyToManyField(MfTag, related_name="color")
+
+    with pytest.raises(FieldError, match=r"related_name `color`, which `MfTag` already uses"):
+        McPost.objects.filter(tags__name="x").to_sql()
 
 
 async def test_schema_qualified_junction_table(db: Database) -> None:

@@ -40,6 +40,7 @@ def find_many_to_many(model: type[Model], name: str) -> tuple[ManyToManyField, b
         options = vars(cls).get("_meta")
         found = getattr(options, "many_to_many", {}).get(name)
         if found is not None:
+            _check_related_name(found)
             return found, False
     for cls in _model_classes(Model):
         for m2m in vars(cls)["_meta"].many_to_many.values():
@@ -52,6 +53,22 @@ def find_many_to_many(model: type[Model], name: str) -> tuple[ManyToManyField, b
             if target_table == meta.table:
                 return m2m, True
     return None
+
+
+def _check_related_name(m2m: ManyToManyField) -> None:
+    # A related_name the target already uses would silently lose to that name there.
+    name, target = m2m.related_name, m2m.target
+    meta = target._meta
+    if name is not None and (
+        name in meta.fields
+        or name in meta.relations
+        or name in meta.reverse_relations
+        or name in meta.many_to_many
+    ):
+        raise FieldError(
+            f"`{m2m.source.__name__}.{m2m.name}` has related_name `{name}`, which "
+            f"`{target.__name__}` already uses; choose another related_name"
+        )
 
 
 def misuse_error(model: type[Model], name: str, key: str, position: int) -> FieldError | None:

@@ -6,7 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from stellate.orm import _execute
 from stellate.orm.cache import junction_write_sql
-from stellate.orm.exceptions import FieldError, NotLoadedError, unknown_name_error
+from stellate.orm.exceptions import (
+    FieldError,
+    NotLoadedError,
+    ValidationError,
+    unknown_name_error,
+)
 from stellate.orm.models import Model, quote_name
 from stellate.orm.schema import index_name
 
@@ -283,15 +288,21 @@ class ManyToManyField:
                 + f" for each row `{self.source.__name__}.{self.name}.add()` creates: pass "
                 "`through_defaults={...}` or give the field a default"
             )
-        return [
-            (
-                f.column,
-                f.db_type(),
-                f.to_db_value(given[f.name] if f.name in given else f.get_default()),
-            )
-            for f in fields
-            if f.name in given or f.has_default
-        ]
+        values: list[tuple[str, str, Any]] = []
+        problems: dict[str, list[str]] = {}
+        for f in fields:
+            if f.name in given:
+                value, errors = f.clean(given[f.name])
+                if errors:
+                    problems[f.name] = errors
+            elif f.has_default:
+                value = f.get_default()
+            else:
+                continue  # nullable or a database default: the column fills itself
+            values.append((f.column, f.db_type(), f.to_db_value(value)))
+        if problems:
+            raise ValidationError(problems, through.__name__)
+        return values
 
     async def remove(self, instance: Model, *targets: Model | Any) -> None:
         """Unrelate ``instance`` from ``targets``."""
