@@ -327,10 +327,22 @@ def test_check_deploy_in_development(make_app: MakeApp) -> None:
 
 def test_check_deploy_passes_in_production(make_app: MakeApp) -> None:
     spec = make_app(HELLO)
-    env = {"STELLATE_ENV": "production", "STELLATE_SECRET_KEY": STRONG_KEY}
+    env = {
+        "STELLATE_ENV": "production",
+        "STELLATE_SECRET_KEY": STRONG_KEY,
+        "STELLATE_ALLOWED_HOSTS": "example.com",
+    }
     result = invoke("--app", spec, "check", "--deploy", env=env)
     assert result.exit_code == 0, result.output
     assert "no problems found (deploy check" in result.output
+
+
+def test_check_deploy_reports_a_missing_host_check(make_app: MakeApp) -> None:
+    spec = make_app(HELLO)
+    env = {"STELLATE_ENV": "production", "STELLATE_SECRET_KEY": STRONG_KEY}
+    result = invoke("--app", spec, "check", "--deploy", env=env)
+    assert result.exit_code == 1
+    assert "No Host check: set STELLATE_ALLOWED_HOSTS=example.com" in result.output
 
 
 @pytest.mark.parametrize(

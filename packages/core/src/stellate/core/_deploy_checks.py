@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from stellate.core.app import App
+
+if TYPE_CHECKING:
+    from starlette.middleware import Middleware
 
 #: Django's long-standing floor for a secret key, which generated keys easily clear.
 MIN_SECRET_LENGTH = 50
@@ -96,9 +99,15 @@ def _allowed_host_problems(app: App) -> list[str]:
         and "*" in list(configured)
     ):
         problems.append("STELLATE_ALLOWED_HOSTS contains `*`: list the host names the app serves")
+    elif not configured and not any(
+        _factory(middleware) is TrustedHostMiddleware for middleware in app.user_middleware
+    ):
+        problems.append(
+            "No Host check: set STELLATE_ALLOWED_HOSTS=example.com (the names the app "
+            "serves), unless the proxy in front refuses other hosts"
+        )
     for middleware in app.user_middleware:
-        factory: object = middleware.cls
-        if factory is not TrustedHostMiddleware:
+        if _factory(middleware) is not TrustedHostMiddleware:
             continue
         kwargs: dict[str, Any] = dict(middleware.kwargs)
         hosts = kwargs.get("allowed_hosts", middleware.args[0] if middleware.args else ["*"])
@@ -108,3 +117,7 @@ def _allowed_host_problems(app: App) -> list[str]:
                 "allowed_hosts=[...] with the host names the app serves"
             )
     return problems
+
+
+def _factory(middleware: Middleware) -> object:
+    return middleware.cls

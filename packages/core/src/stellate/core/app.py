@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from stellate.core._errors import http_exception_response, server_error_response
 from stellate.core.exceptions import ImproperlyConfigured, StartupError
+from stellate.core.hosts import AllowedHostsMiddleware
 from stellate.core.limits import BodyLimitMiddleware
 from stellate.core.plugins import (
     FIRST_PARTY,
@@ -428,6 +429,10 @@ class App(Starlette):
             *self.user_middleware,
             Middleware(ExceptionMiddleware, handlers=handlers, debug=debug),
         ]
+        if limits.allowed_hosts:
+            # Outermost but for the error handler: a request for a foreign host is
+            # refused before any plugin (session, database) spends work on it.
+            stack.insert(1, Middleware(AllowedHostsMiddleware, allowed_hosts=limits.allowed_hosts))
         app: ASGIApp = self.router
         for cls, args, kwargs in reversed(stack):
             app = cls(app, *args, **kwargs)

@@ -39,6 +39,9 @@ class CoreSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_size: Annotated[int, msgspec.Meta(ge=0)] = 10 * 1024 * 1024
     #: Seconds to receive a request body (408 after it; ``0``: no limit).
     body_timeout: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    #: Host names the app answers (``Host`` header; ``*.example.com`` covers the
+    #: subdomains); others get 400. Empty: no check (a proxy in front may do it).
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
 
     @property
     def is_production(self) -> bool:
