@@ -2,8 +2,9 @@
 
 Fixtures:
     client: an :class:`~stellate.core.testing.AppClient` for the ``app`` fixture that
-        your ``conftest.py`` defines; the app's startup runs before the test and its
-        shutdown after it.
+        your ``conftest.py`` defines (it may depend on async fixtures); the app's
+        startup runs before the test and its shutdown after it.
+    app: a placeholder that fails with the fix until your ``conftest.py`` defines one.
 
 Other Stellate packages add their fixtures (the database of stellate-orm, for
 instance) through the ``stellate.pytest`` entry-point group, which this plugin loads.
@@ -29,16 +30,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[AppClient]:
-    """An HTTP client for the ``app`` fixture, with startup and shutdown run around the test."""
+def app() -> Any:
+    """Placeholder that your ``conftest.py``'s own ``app`` fixture overrides."""
+    raise pytest.UsageError(
+        "The `client` fixture needs an `app` fixture: define one in conftest.py that "
+        "returns your stellate App"
+    )
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[AppClient]:
+    """An HTTP client for the ``app`` fixture, with startup and shutdown run around the test.
+
+    ``app`` is a direct dependency (not looked up at run time), so your ``app``
+    fixture may itself depend on async fixtures such as stellate-orm's ``db``.
+    """
     from stellate.core.testing import AppClient
 
-    try:
-        app: Any = request.getfixturevalue("app")
-    except pytest.FixtureLookupError:
-        raise pytest.UsageError(
-            "The `client` fixture needs an `app` fixture: define one in conftest.py that "
-            "returns your stellate App"
-        ) from None
     async with AppClient(app) as http:
         yield http
