@@ -154,3 +154,33 @@ async def test_the_regular_release_after_a_fast_acquire_keeps_one_timer(own_db: 
     await manager.release(connection)
     assert own_db.pool_status()["in_use"] == 0
     assert await own_db.fetchval("SELECT 2") == 2
+
+
+async def test_checkout_hands_out_the_connection_with_its_proxy_attached(
+    own_db: Database,
+) -> None:
+    manager = own_db._state.manager
+    connection = manager.checkout()
+    assert connection is not None
+    assert type(connection).__name__ == "StellateConnection"
+    proxy = connection._proxy  # attached, as asyncpg expects of a pooled connection in use
+    assert proxy is not None
+    assert proxy._con is connection
+    assert own_db.pool_status()["in_use"] == 1
+    assert await connection.fetchval("SELECT 6 * 7") == 42
+    assert manager.try_release(connection)
+    assert connection._proxy is None
+    assert proxy._con is None
+    assert own_db.pool_status()["in_use"] == 0
+    # The shielded path takes it too, e.g. after a failed statement.
+    again = manager.checkout()
+    assert again is not None
+    await again.execute("BEGIN")
+    assert not manager.try_release(again)  # a rollback round trip is due
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        await manager.release(again)
+    assert own_db.pool_status()["in_use"] == 0
+    assert not again.is_in_transaction()
+    await manager.release(again)  # released already: nothing to give back
+    assert own_db.pool_status()["in_use"] == 0

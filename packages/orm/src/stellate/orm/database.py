@@ -295,7 +295,7 @@ class Database:
             finally:
                 tx.leave()
         manager = state.manager
-        connection = manager.try_acquire()
+        connection = manager.checkout()
         if connection is None:
             connection = await manager.acquire()
         try:
@@ -326,7 +326,7 @@ class Database:
             finally:
                 tx.leave()
         manager = state.manager
-        connection = manager.try_acquire()
+        connection = manager.checkout()
         if connection is None:
             connection = await manager.acquire()
         try:
@@ -357,7 +357,7 @@ class Database:
             finally:
                 tx.leave()
         manager = state.manager
-        connection = manager.try_acquire()
+        connection = manager.checkout()
         if connection is None:
             connection = await manager.acquire()
         try:
@@ -392,7 +392,7 @@ class Database:
             finally:
                 tx.leave()
         manager = state.manager
-        connection = manager.try_acquire()
+        connection = manager.checkout()
         if connection is None:
             connection = await manager.acquire()
         try:
@@ -427,7 +427,7 @@ class Database:
             finally:
                 tx.leave()
         manager = state.manager
-        connection = manager.try_acquire()
+        connection = manager.checkout()
         if connection is None:
             connection = await manager.acquire()
         try:
@@ -471,7 +471,7 @@ class Database:
             finally:
                 tx.leave()
         manager = state.manager
-        connection = manager.try_acquire()
+        connection = manager.checkout()
         if connection is None:
             connection = await manager.acquire()
         try:

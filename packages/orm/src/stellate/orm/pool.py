@@ -32,6 +32,8 @@ logger = logging.getLogger("stellate.orm")
 # The lean acquire and release below rely on asyncpg internals (0.30-0.32): use them
 # only when those look as expected, else every query takes the public, shielded path.
 _HOLDER = asyncpg.pool.PoolConnectionHolder
+# Not isinstance(): asyncpg makes a proxy an instance of Connection.
+_PROXY = asyncpg.pool.PoolConnectionProxy
 _DIRECT_RELEASE = (
     "_holder" in getattr(asyncpg.pool.PoolConnectionProxy, "__slots__", ())
     and {
@@ -58,7 +60,7 @@ _DIRECT_RELEASE = (
             "_deactivate_inactive_connection",
         )
     )
-    and {"_pool_release_ctr", "_listeners", "_log_listeners", "_top_xact", "_protocol"}
+    and {"_pool_release_ctr", "_listeners", "_log_listeners", "_top_xact", "_protocol", "_proxy"}
     <= set(getattr(asyncpg.Connection, "__slots__", ()))
     and hasattr(asyncpg.Connection, "_on_release")
 )
@@ -300,6 +302,19 @@ class PoolManager:
         ``expire_connections``, a ``setup`` hook, the maximum lifetime passed): the
         caller then awaits :meth:`acquire`, which handles those and the timeout.
         """
+        con = self.checkout()
+        return None if con is None else con._proxy
+
+    def checkout(self) -> Any:
+        """:meth:`try_acquire`, returning the connection itself rather than its proxy.
+
+        For the queries :class:`~stellate.orm.database.Database` runs itself: the
+        connection never leaves it, and calling it directly skips the proxy's
+        forwarding wrapper (about a microsecond a query). The proxy is still attached,
+        as asyncpg expects of a pooled connection in use (a stale statement cache is
+        then dropped pool-wide). Give it back with :meth:`try_release` or
+        :meth:`release`, which take either form.
+        """
         pool = self.pool
         if not _DIRECT_RELEASE or pool is None or pool._closing:
             return None
@@ -329,10 +344,10 @@ class PoolManager:
         if timer is not None and getattr(timer, "_callback", None) is not _idle_timer:
             # asyncpg's own timer would fail on a connection in use; ours copes.
             holder._maybe_cancel_inactive_callback()
-        holder._proxy = proxy = asyncpg.pool.PoolConnectionProxy(holder, con)
+        holder._proxy = asyncpg.pool.PoolConnectionProxy(holder, con)
         holder._in_use = pool._loop.create_future()
         holder._timeout = None
-        return proxy
+        return con
 
     def in_running_loop(self) -> bool:
         """Whether the pool is open and belongs to the running event loop."""
@@ -340,12 +355,19 @@ class PoolManager:
         return pool is not None and pool._loop is asyncio.get_running_loop()
 
     async def release(self, connection: Any) -> None:
-        """Give ``connection`` back (shielded from cancellation; resets when needed)."""
+        """Give ``connection`` back (shielded from cancellation; resets when needed).
+
+        ``connection`` is a proxy, or a connection from :meth:`checkout`.
+        """
         pool = self.pool
         if pool is None:
             # The pool was terminated under this connection (close() timed out): it is
             # closed already and there is nothing to give back.
             return
+        if type(connection) is not _PROXY:  # a connection from checkout()
+            connection = connection._proxy
+            if connection is None:  # released already
+                return
         holder = getattr(connection, "_holder", None)
         if _DIRECT_RELEASE and holder is not None and connection._con is not None:
             # asyncpg's release arms its own inactivity timer and fails if one is left.
@@ -353,7 +375,8 @@ class PoolManager:
         await pool.release(connection)
 
     def try_release(self, connection: Any) -> bool:
-        """Release ``connection`` synchronously when nothing needs a round trip.
+        """Release ``connection`` (a proxy, or a connection from :meth:`checkout`)
+        synchronously when nothing needs a round trip.
 
         What ``PoolConnectionHolder.release`` would do for a clean connection
         (invalidate outside references, hand the holder back to the queue, re-arm
@@ -365,8 +388,15 @@ class PoolManager:
         pool = self.pool
         if not _DIRECT_RELEASE or pool is None:
             return False
-        holder = connection._holder
-        con = connection._con
+        if type(connection) is not _PROXY:  # a connection from checkout()
+            con = connection
+            proxy = con._proxy
+            if proxy is None:
+                return False
+            holder = proxy._holder
+        else:
+            holder = connection._holder
+            con = connection._con
         if (
             con is None
             or holder._pool is not pool
