@@ -20,6 +20,7 @@ from stellate.orm import (
     OnDelete,
     OuterRef,
     Q,
+    Subquery,
     ValidationError,
 )
 from stellate.orm.schema import create_table_sql
@@ -142,8 +143,16 @@ async def test_filter_by_related_instance_or_key(shelf: dict[str, Any]) -> None:
         "Guide",
         "Tricks",
     ]
+    # The related key is in the junction: no join to the related table.
+    by_key = MfBook.objects.filter(tags__in=[sql, py]).to_sql().sql
+    assert '"mf_tags"' not in by_key
+    assert '"mf_tags"' not in MfBook.objects.filter(tags=py).to_sql().sql
+    assert '"mf_books" AS' not in MfTag.objects.filter(books=shelf["guide"]).to_sql().sql
+    with pytest.raises(FieldError, match=r"`MfTag.id` holds int values"):
+        MfBook.objects.filter(tags="python").to_sql()
     reds = MfTag.objects.filter(color="red").values("id")
     assert titles(await MfBook.objects.filter(tags__in=reds)) == ["Guide"]
+    assert titles(await MfBook.objects.filter(tags__in=Subquery(reds))) == ["Guide"]
 
 
 async def test_exclude_and_negation_keep_rows_without_related_rows(shelf: dict[str, Any]) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from stellate.orm.exceptions import FieldError, unknown_name_error
-from stellate.orm.expressions import Expression, Q
-from stellate.orm.lookups import LOOKUPS
+from stellate.orm.expressions import Expression, Q, Subquery
+from stellate.orm.lookups import LOOKUPS, build_lookup
 from stellate.orm.models import Model, _model_classes, quote_name
 
 if TYPE_CHECKING:
@@ -139,6 +139,17 @@ class _Group:
             rest = f"pk__{rest}" if rest else "pk"
         else:
             self._check_target_name(head, key)
+        pk = self.target.model._meta.pk
+        parts = rest.split("__")
+        if parts[0] in ("pk", pk.name) and (len(parts) == 1 or parts[1:] in (["in"], ["exact"])):
+            # The related key is in the junction: `tags=tag` / `tags__in=[...]` need no
+            # join to the related table.
+            column = f"{quote_name(self.junction)}.{quote_name(self.inner_column)}"
+            lookup = parts[1] if len(parts) == 2 else "exact"
+            if lookup == "in" and isinstance(value, Subquery):
+                value = value.queryset  # as compile_leaf reads it: IN (SELECT ...)
+            self.parts.append(build_lookup(lookup, column, pk, value, self.target, rest))
+            return
         if not self.nested.add(rest, value, self.parts):
             self.parts.append(self.target.compile_leaf(rest, value))
 
@@ -180,12 +191,16 @@ class _Group:
         valid = [*meta.fields, *meta.relations, *meta.reverse_relations]
         raise unknown_name_error("field", head, related.__name__, valid, hint=hint)
 
+    @property
+    def inner_column(self) -> str:
+        """The junction column holding the related model's key."""
+        return self.m2m.source_column if self.reverse else self.m2m.target_column
+
     def sql(self, ctx: CompileContext) -> str:
         self.nested.finish(self.parts)
         m2m = self.m2m
-        outer_column, inner_column = m2m.source_column, m2m.target_column
-        if self.reverse:
-            outer_column, inner_column = inner_column, outer_column
+        inner_column = self.inner_column
+        outer_column = m2m.target_column if self.reverse else m2m.source_column
         junction = quote_name(self.junction)
         source = f"{quote_name(m2m.table)} AS {junction}"
         pk = quote_name(ctx.model._meta.pk.column)
