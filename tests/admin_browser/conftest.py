@@ -18,12 +18,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "admin"
@@ -86,30 +87,34 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.wait()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """A headless Chromium; fails with the fix when it is not installed."""
-    if not Path(CHROMIUM).exists():
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium; fails with the fix when it is not installed.
+
+    Playwright's async API on the tests' session loop: its sync API runs a loop of
+    its own in this thread and leaves asyncio unusable for the tests that follow.
+    """
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 (one stat at session start)
         pytest.fail(
             f"Chromium not found at `{CHROMIUM}`: `apt-get install chromium` (what .ci/run "
             "does), or point STELLATE_CHROMIUM at a Chromium binary"
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.async_api import async_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
-        chromium.close()
+        await chromium.close()
 
 
 @pytest.fixture(scope="session")
-def screenshot() -> Callable[[Any, str], Path]:
+def screenshot() -> Callable[[Any, str], Awaitable[Path]]:
     """``screenshot(page, name)`` saves ``test-artifacts/admin/<name>.png`` (full page)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def save(page: Any, name: str) -> Path:
+    async def save(page: Any, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        await page.screenshot(path=str(path), full_page=True)
         return path
 
     return save
