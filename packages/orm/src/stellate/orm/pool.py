@@ -35,7 +35,7 @@ _HOLDER = asyncpg.pool.PoolConnectionHolder
 # Not isinstance(): asyncpg makes a proxy an instance of Connection.
 _PROXY = asyncpg.pool.PoolConnectionProxy
 _DIRECT_RELEASE = (
-    "_holder" in getattr(asyncpg.pool.PoolConnectionProxy, "__slots__", ())
+    {"_con", "_holder"} <= set(getattr(asyncpg.pool.PoolConnectionProxy, "__slots__", ()))
     and {
         "_con",
         "_pool",
@@ -344,7 +344,11 @@ class PoolManager:
         if timer is not None and getattr(timer, "_callback", None) is not _idle_timer:
             # asyncpg's own timer would fail on a connection in use; ours copes.
             holder._maybe_cancel_inactive_callback()
-        holder._proxy = asyncpg.pool.PoolConnectionProxy(holder, con)
+        # PoolConnectionProxy(holder, con) without its __init__ and _set_proxy frames:
+        # on a shared machine each Python frame on this path costs microseconds.
+        holder._proxy = con._proxy = proxy = _PROXY.__new__(_PROXY)
+        proxy._con = con
+        proxy._holder = holder
         holder._in_use = pool._loop.create_future()
         holder._timeout = None
         return con
@@ -419,7 +423,23 @@ class PoolManager:
             return False
         con._pool_release_ctr += 1  # what Connection._on_release does besides checks
         holder._timeout = None
-        holder._release()
+        # PoolConnectionHolder._release, inlined (its proxy detach and Queue.put_nowait
+        # are five more frames): end the in-use future Pool.close waits on, detach the
+        # proxy, queue the holder, waking a waiting acquire if there is one.
+        in_use = holder._in_use
+        holder._in_use = None
+        if not in_use.done():
+            in_use.set_result(None)
+        proxy = holder._proxy
+        if proxy is not None:
+            holder._proxy = None
+            proxy._con = None
+            con._proxy = None
+        queue = pool._queue
+        if getattr(queue, "_getters", True):
+            queue.put_nowait(holder)
+        else:
+            queue._queue.append(holder)  # LifoQueue._put; no acquire is waiting to wake
         lifetime = holder._max_inactive_time
         if lifetime:
             con.stellate_state.released_at = time.monotonic()
