@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import math
 import re
 import types
 import typing
@@ -411,10 +412,15 @@ class Field(_FieldBase):  # type: ignore[misc]
             if wrong:
                 expected = getattr(self.python_type, "__name__", str(self.python_type))
                 return value, [f"expected {expected}, got {type(value).__name__} `{value!r}`"]
-        if self.ge is not None and _comparable(value) and value < self.ge:
-            problems.append(f"must be >= {self.ge} (got `{value}`)")
-        if self.le is not None and _comparable(value) and value > self.le:
-            problems.append(f"must be <= {self.le} (got `{value}`)")
+        bounded = self.ge is not None or self.le is not None
+        if bounded and not _finite(value):
+            # NaN fits no range (a Decimal NaN even raises on comparison), nor does infinity.
+            problems.append(f"must be a finite number (got `{value}`)")
+        else:
+            if self.ge is not None and _comparable(value) and value < self.ge:
+                problems.append(f"must be >= {self.ge} (got `{value}`)")
+            if self.le is not None and _comparable(value) and value > self.le:
+                problems.append(f"must be <= {self.le} (got `{value}`)")
         sized = hasattr(value, "__len__")
         if self.min_length is not None and sized and len(value) < self.min_length:
             problems.append(f"must have at least {self.min_length} characters/items")
@@ -579,6 +585,12 @@ class GeneratedField(Field):
         params = [t(v) for t, v in zip(ctx.transforms, raws, strict=True)]
         sql = re.sub(r"\$(\d+)", lambda m: sql_literal(params[int(m.group(1)) - 1]), sql)
         return sql.replace(f"{self.model._meta.qtable}.", "")
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_finite()  # float() refuses a signaling NaN
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def _comparable(value: Any) -> bool:
