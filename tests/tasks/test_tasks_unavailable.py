@@ -114,7 +114,8 @@ async def test_redis_down_then_back(make_app: Callable[..., App], own_redis: Red
         assert (await client.get("/ping")).status_code == 200
         health = await client.get("/health")
         assert health.status_code == 503
-        assert "unavailable" in health.json()["checks"]["tasks"]
+        assert health.json()["checks"]["tasks"] == "error: TaskQueueUnavailable"
+        assert str(own_redis.port) not in health.text  # nor the host and port
 
         own_redis.start()
         # No restart: the next enqueue reconnects.

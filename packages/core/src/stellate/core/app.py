@@ -368,11 +368,12 @@ class App(Starlette):
         self._health_checks[name] = check
 
     def mount_health(self, path: str = "/health", *, timeout: float = 2.0) -> None:
-        """Serve ``GET path``: 200 when every health check passes, else 503 with the reasons."""
+        """Serve ``GET path``: 200 when every health check passes, else 503 naming the failing
+        checks and their error types (the messages, which may hold hosts and ports, are logged)."""
 
         async def health(request: Request) -> JSONResponse:
             results = await asyncio.gather(
-                *(_run_check(check, timeout) for check in self._health_checks.values())
+                *(_run_check(name, check, timeout) for name, check in self._health_checks.items())
             )
             checks = dict(zip(self._health_checks, results, strict=True))
             healthy = all(result == "ok" for result in results)
@@ -468,14 +469,18 @@ async def _call(func: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-async def _run_check(check: HealthCheck, seconds: float) -> str:
+async def _run_check(name: str, check: HealthCheck, seconds: float) -> str:
+    # The route is public: the answer names the failing check and the error's type, never
+    # its message (drivers put hosts, ports and database names there); the log has it all.
     try:
         async with asyncio.timeout(seconds):
             await check()
     except TimeoutError:
+        logger.warning("Health check `%s`: no answer within %gs", name, seconds)
         return f"error: no answer within {seconds:g}s"
     except Exception as exc:
-        return f"error: {type(exc).__name__}: {exc}"
+        logger.warning("Health check `%s` failed: %s: %s", name, type(exc).__name__, exc)
+        return f"error: {type(exc).__name__}"
     return "ok"
 
 
