@@ -14,7 +14,6 @@ on another worker) are proven by ``tests/tasks/test_tasks_processes.py``; the
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -216,31 +215,15 @@ async def test_sigterm_drains_requests_in_flight(services: Services) -> None:
             await blocker.close()
 
 
-FULL = os.environ.get("STELLATE_RELIABILITY_FULL") == "1"
 MIGRATE_COMMANDS = {
     "orm": [sys.executable, "-m", "stellate.orm.migrations", "migrate"],
     "app": [STELLATE, "--app", "examples.bookstore.app:app", "migrate"],
 }
 
 
-@pytest.mark.parametrize(
-    "runner",
-    [
-        "orm",
-        pytest.param(
-            "app",
-            marks=[
-                pytest.mark.skipif(not FULL, reason="known race, run in full only (nox)"),
-                pytest.mark.xfail(
-                    strict=False,
-                    reason="race, fails about half the runs: the auth plugin's post_migrate hook "
-                    "(users.ensure_tables, CREATE TABLE IF NOT EXISTS) runs after the migration "
-                    "lock is released, so two processes collide in pg_type (reported)",
-                ),
-            ],
-        ),
-    ],
-)
+# "app" runs the plugins' post_migrate hooks too (the auth tables and permission rows),
+# under the migration lock like the migrations themselves.
+@pytest.mark.parametrize("runner", ["orm", "app"])
 def test_two_migrate_processes_at_once_leave_one_correct_schema(
     services: Services, runner: str
 ) -> None:

@@ -251,7 +251,7 @@ def migrate(
                 target, fake=fake, dry_run=dry_run, concurrently_indexes=concurrently_indexes
             )
             if not dry_run:
-                await _post_migrate(url)
+                await _post_migrate(url, executor)
         if dry_run:
             for line in result.problems:
                 click.echo(f"-- WARNING {line}")
@@ -270,12 +270,20 @@ def migrate(
     _run(run())
 
 
-async def _post_migrate(url: str) -> None:
-    """Run the ``post_migrate`` hook of each plugin of the app the CLI loaded, in order."""
+async def _post_migrate(url: str, executor: MigrationExecutor) -> None:
+    """Run the ``post_migrate`` hook of each plugin of the app the CLI loaded, in order.
+
+    Under the migration lock, like the migrations: the hooks of two ``migrate`` processes
+    started together (their DDL and rows) run one after the other, never interleaved.
+    """
     context = click.get_current_context(silent=True)
     app = getattr(context.find_root().obj, "app", None) if context is not None else None
-    for plugin in getattr(app, "plugins", ()):
-        await plugin.post_migrate(app, url)
+    plugins = getattr(app, "plugins", ())
+    if not plugins:
+        return
+    async with executor.lock():
+        for plugin in plugins:
+            await plugin.post_migrate(app, url)
 
 
 def _database(explicit: str | None) -> Any:
