@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import functools
 import json
+import math
 import typing
 import uuid
 from dataclasses import dataclass, field
@@ -143,11 +144,25 @@ def parse_value(field: Field, text: str | None) -> Any:
             return ""
         raise InputError("This field is required.")
     try:
-        return _PARSERS[kind](field, raw)
+        value = _PARSERS[kind](field, raw)
     except InputError:
         raise
-    except (ValueError, ArithmeticError, TypeError):
+    except (ValueError, ArithmeticError, TypeError, RecursionError):
         raise InputError(_HINTS.get(kind, "Enter a valid value.")) from None
+    _check_column_range(field, value)
+    return value
+
+
+def _check_column_range(field: Field, value: Any) -> None:
+    """Refuse an integer the column cannot hold, before the ORM or the driver sees it.
+
+    A foreign key is checked against its own column (the related primary key's type).
+    """
+    if type(value) is not int or field.enum_type is not None:
+        return
+    bounds = field.integer_range()
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise InputError(f"Enter a whole number from {bounds[0]} to {bounds[1]}.")
 
 
 def _enum(field: Field, raw: str) -> Any:
@@ -162,17 +177,46 @@ def _enum(field: Field, raw: str) -> Any:
 
 def _json(field: Field, raw: str) -> Any:
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_json_constant, parse_float=_json_float)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"Enter valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         ) from None
+    if _holds_nul(value):
+        raise InputError("Remove the \\u0000 (NUL) character: PostgreSQL JSON cannot store it.")
     ptype = field.python_type
     if ptype is dict and not isinstance(value, dict):
         raise InputError('Enter a JSON object, e.g. {"key": "value"}.')
     if ptype is list and not isinstance(value, list):
         raise InputError("Enter a JSON array, e.g. [1, 2].")
     return value
+
+
+def _no_json_constant(name: str) -> Any:
+    raise InputError(f"Enter valid JSON: `{name}` is not a JSON number.")
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InputError(f"Enter valid JSON: `{text}` is too large for a JSON number.")
+    return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a decoded JSON value holds a NUL in any string or key (jsonb refuses it)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _datetime(field: Field, raw: str) -> dt.datetime:

@@ -24,6 +24,8 @@ from stellate.auth.signals import user_logged_in, user_logged_out, user_login_fa
 from stellate.orm import IntegrityError, Q, get_db
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from stellate.admin.site import AdminSite
     from stellate.core import App, Request
     from stellate.orm import Model
@@ -158,7 +160,7 @@ class _Views:
 
     async def static(self, request: Request, name: str) -> Response:
         path = STATIC / name
-        if "/" in name or name.startswith(".") or not path.is_file():
+        if "/" in name or "\x00" in name or name.startswith(".") or not _is_file(path):
             return Response("Not found", status_code=404, media_type="text/plain")
         return FileResponse(
             path,
@@ -195,6 +197,9 @@ class _Views:
 
         if not username or not password:
             return again("Enter your username and password.", 400)
+        if "\x00" in username:
+            # No account has one, and PostgreSQL text cannot hold it: refuse before any query.
+            return again("A username cannot contain the NUL character.", 400)
         wait = await auth.throttle.retry_after(ip, username)
         if wait is not None:
             await auth.security_log.log_from_request(
@@ -638,9 +643,13 @@ class _Views:
         admin = self.model_admin(request, access, app_label, model_name, "view")
         if not isinstance(admin, ModelAdmin):
             return admin
+        try:
+            key = forms.parse_value(admin.model._meta.pk, object_id)
+        except InputError as exc:
+            return self.error(request, 404, f"`{object_id[:100]}` is not a valid id: {exc}")
         entries = (
             await AdminLogEntry.objects.filter(
-                app_label=admin.app_label, model_name=admin.model_name, object_id=object_id
+                app_label=admin.app_label, model_name=admin.model_name, object_id=str(key)
             )
             .order_by("-id")
             .limit(200)
@@ -669,6 +678,14 @@ def _entry(
         action=action,
         message=message,
     )
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name the OS refuses (too long, say) is none."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _safe_next(target: str | None, prefix: str) -> str:
