@@ -28,7 +28,6 @@ import contextlib
 import importlib
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -209,7 +208,12 @@ class RedisSessionAuth(SessionAuth):
 
 
 class RedisRevocationFeed:
-    """Revocations over Redis pub/sub, with the interface of the PostgreSQL feed."""
+    """Revocations over Redis pub/sub, with the interface of the PostgreSQL feed.
+
+    One task listens for the app's lifetime: when Redis goes away it logs, waits
+    (``retry_min`` seconds, doubling up to ``retry_max``) and subscribes again, so a
+    Redis outage neither ends the feed nor fails the app's shutdown.
+    """
 
     def __init__(
         self,
@@ -217,60 +221,68 @@ class RedisRevocationFeed:
         channel: str,
         on_session: Callable[[str, float], None],
         on_user: Callable[[int, float], None],
+        *,
+        retry_min: float = 0.5,
+        retry_max: float = 30.0,
     ) -> None:
         self.redis = redis
         self.channel = channel
         self._on_session = on_session
         self._on_user = on_user
+        self.retry_min = retry_min
+        self.retry_max = retry_max
         self._task: asyncio.Task[None] | None = None
         self._started = False
-        self._next_attempt = 0.0
 
     async def start(self, url: str) -> None:
-        # A Redis that is down at startup does not stop the app: requests retry.
+        # A Redis that is down at startup does not stop the app: the task retries.
         self._started = True
-        self._task = asyncio.get_running_loop().create_task(self._resubscribe())
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
         self._started = False
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Whatever ended the task, shutdown goes on.
+            (outcome,) = await asyncio.gather(task, return_exceptions=True)
+            if not isinstance(outcome, asyncio.CancelledError | None):
+                logger.warning("Session revocation feed (Redis) ended with %r", outcome)
 
     def ensure_listening(self) -> None:
         if not self._started or (self._task is not None and not self._task.done()):
             return
-        self._task = asyncio.get_running_loop().create_task(self._resubscribe())
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def _resubscribe(self) -> None:
-        # At most one attempt a second, however many requests find the feed down.
-        await asyncio.sleep(max(0.0, self._next_attempt - time.monotonic()))
-        self._next_attempt = time.monotonic() + 1.0
-        try:
+    async def _run(self) -> None:
+        # redis-py's errors (ConnectionError, TimeoutError, ...) are not OSErrors.
+        errors = (importlib.import_module("redis.exceptions").RedisError, OSError)
+        delay = self.retry_min
+        while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(self.channel)
-        except Exception as exc:  # redis-py's connection errors are not OSErrors
-            logger.warning("Session revocation feed (Redis) still down: %s", exc)
-            return
-        await self._listen(pubsub)
-
-    async def _listen(self, pubsub: Any) -> None:
-        try:
-            async for message in pubsub.listen():
-                data = message.get("data")
-                if isinstance(data, bytes):
-                    self._apply(data.decode())
-        except Exception as exc:  # redis-py's connection errors are not OSErrors
-            logger.warning(
-                "Session revocation feed (Redis) lost its connection (%s): logouts on other "
-                "workers now take effect at the next session check until it reconnects",
-                exc,
-            )
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+            try:
+                await pubsub.subscribe(self.channel)
+                if delay > self.retry_min:
+                    logger.warning("Session revocation feed (Redis) reconnected")
+                delay = self.retry_min
+                async for message in pubsub.listen():
+                    data = message.get("data")
+                    if isinstance(data, bytes):
+                        self._apply(data.decode(errors="replace"))
+            except errors as exc:
+                logger.warning(
+                    "Session revocation feed (Redis) lost its connection (%s: %s): logouts on "
+                    "other workers take effect at the next session check until it "
+                    "reconnects; retrying in %gs",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+            finally:
+                with contextlib.suppress(*errors):
+                    await pubsub.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max)
 
     def _apply(self, payload: str) -> None:
         kind, _, rest = payload.partition(":")
