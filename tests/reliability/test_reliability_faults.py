@@ -84,6 +84,10 @@ async def test_postgres_restarted_under_load_gives_fast_503s_then_recovers(
         health = await http.get("/health")
         assert health.status_code == 503
         assert health.json()["checks"]["tasks"] == "ok"
+        assert health.json()["checks"]["database"].startswith("error: ")
+        # The public answer leaks no connection details (they are in the server's log).
+        assert str(services.postgres.port) not in health.text
+        assert "127.0.0.1" not in health.text
     await asyncio.sleep(1.5)
     await asyncio.to_thread(services.postgres.start)
     back_at = time.monotonic() - started
