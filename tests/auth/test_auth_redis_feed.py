@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import subprocess
 import time
@@ -21,9 +22,14 @@ pytest.importorskip("redis", reason="the Redis stores need the stellate-auth[red
 from redis.exceptions import RedisError
 
 from stellate.auth._revocations import session_message
-from stellate.auth.redis_stores import RedisRevocationFeed, redis_client
+from stellate.auth.redis_stores import RedisRevocationFeed, RedisSessionAuth, redis_client
+from stellate.core import App
+from stellate.core.testing import AppClient
 
 CHANNEL = "stellate:auth:test-feed:revoked"
+DATABASE_URL = os.environ.get(
+    "STELLATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 class PrivateRedis:
@@ -200,3 +206,45 @@ async def test_feed_started_while_redis_is_down_subscribes_when_it_comes_up(
     finally:
         await asyncio.wait_for(feed.stop(), 5)
         await redis.aclose()
+
+
+async def test_app_with_redis_auth_survives_an_outage_and_shuts_down_cleanly(
+    private_redis: PrivateRedis,
+) -> None:
+    settings: dict[str, object] = {
+        "orm": {"database_url": DATABASE_URL, "embedded_database": False},
+        "auth": {"password_profile": "owasp-minimum", "redis_url": private_redis.url},
+        "secret_key": "redis-feed-test-secret-" + "k" * 32,
+    }
+    app = App(plugins=["orm", "auth"], settings=settings)
+    # Leaving the client runs the app's shutdown, which raises if the feed's task failed.
+    async with AppClient(app):
+        sessions = app.auth.sessions  # type: ignore[attr-defined]
+        assert isinstance(sessions, RedisSessionAuth)
+        channel = sessions._feed.channel
+        received: list[str] = []
+        sessions._feed._on_session = lambda sid_hash, until: received.append(sid_hash)
+        client = redis_client(private_redis.url)
+        try:
+
+            async def subscribed() -> bool:
+                try:
+                    ((_, count),) = await client.pubsub_numsub(channel)
+                except (RedisError, OSError):
+                    return False
+                return int(count) == 1
+
+            await wait_for("the app's feed subscribed", subscribed)
+            await asyncio.to_thread(private_redis.stop)
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(private_redis.start)
+            await wait_for("the app's feed subscribed again", subscribed)
+            await client.publish(channel, session_message("after-outage", time.time() + 60))
+
+            async def arrived() -> bool:
+                return "after-outage" in received
+
+            await wait_for("the revocation arrived", arrived, 5.0)
+            await asyncio.to_thread(private_redis.stop)  # shutdown during an outage
+        finally:
+            await client.aclose()
