@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import secrets
 import sys
@@ -284,3 +285,17 @@ async def test_login_with_a_model_instance_carries_the_stored_permissions(
     await auth.users.grant("test_auth_permissions.view_permnote", user_id=record.id)
     body = (await client.post(f"/login-as/{record.id}")).json()
     assert body["user"]["permissions"] == ["test_auth_permissions.view_permnote"]
+
+
+def test_post_migrate_hooks_at_once_take_turns(project: dict[str, str]) -> None:
+    # Two deploys migrating together: without a lock their CREATE TABLE IF NOT EXISTS
+    # collide in pg_type (duplicate key) nearly every time.
+    app = importlib.import_module(project["app"].split(":")[0]).app
+    (plugin,) = [p for p in app.plugins if isinstance(p, AuthPlugin)]
+
+    async def together() -> None:
+        await asyncio.gather(*(plugin.post_migrate(app, project["url"]) for _ in range(3)))
+
+    asyncio.run(together())
+    asyncio.run(together())  # and again, over the tables now in place
+    assert _permissions(project["url"]) == {}  # the model's table does not exist yet

@@ -41,6 +41,10 @@ __all__ = ["AuthPlugin"]
 
 logger = logging.getLogger("stellate.auth")
 
+#: ``pg_advisory_xact_lock`` key of the ``post_migrate`` hook: "auth:pm" as a bigint (not
+#: the migration lock's key, which ``stellate migrate`` holds on another connection).
+_POST_MIGRATE_LOCK = int.from_bytes(b"auth:pm\x00", "big")
+
 
 class AuthPlugin(Plugin):
     """Enables stellate-auth in an app.
@@ -191,14 +195,18 @@ class AuthPlugin(Plugin):
         models = load_models(modules)
         connection = await asyncpg.connect(database_url)
         try:
-            users = UserStore(connection, user_model=auth.users.user_model)
-            await users.ensure_tables()
-            present = [
-                model
-                for model in models
-                if await connection.fetchval("SELECT to_regclass($1)", model._meta.qtable)
-            ]
-            changed = await sync_permissions(connection, present, table=users.permissions)
+            # Hooks run at once (two deploys, or callers other than `stellate migrate`)
+            # take turns: concurrent CREATE TABLE IF NOT EXISTS collide in pg_type.
+            async with connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", _POST_MIGRATE_LOCK)
+                users = UserStore(connection, user_model=auth.users.user_model)
+                await users.ensure_tables()
+                present = [
+                    model
+                    for model in models
+                    if await connection.fetchval("SELECT to_regclass($1)", model._meta.qtable)
+                ]
+                changed = await sync_permissions(connection, present, table=users.permissions)
         finally:
             await connection.close()
         logger.info("Permissions of %d model(s) in place (%d written)", len(present), changed)
