@@ -17,6 +17,7 @@ def _app(env: str, auth: dict[str, object]) -> App:
         settings={
             "env": env,
             "secret_key": STRONG,
+            "allowed_hosts": ["app.example.com"],
             "orm": {"database_url": URL, "embedded_database": False},
             "auth": auth,
         },
