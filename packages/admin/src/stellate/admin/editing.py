@@ -17,6 +17,7 @@ from stellate.admin import forms
 from stellate.admin.changelist import display_value
 from stellate.admin.forms import BoundField, InputError, Kind
 from stellate.admin.options import label_of
+from stellate.core.storage import check_name
 from stellate.orm import FileField, IntegrityError, ValidationError, get_db, save_uploaded_file
 
 if TYPE_CHECKING:
@@ -325,6 +326,17 @@ async def _parse_file(model_field: Field, data: FormData, result: FormResult) ->
             model_field.check_upload(content, upload.filename)
         except ValueError as exc:
             result.errors.setdefault(name, []).append(_sentence(str(exc)))
+            return
+        # The storage refuses some names (too long, control characters) only when it
+        # writes, inside the save: check the name it will be given here, with the form.
+        base = upload.filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        try:
+            check_name(model_field.upload_to + base)
+        except ValueError:
+            result.errors.setdefault(name, []).append(
+                "Rename the file before uploading it: its name must be at most 255 bytes "
+                "without control characters."
+            )
             return
         result.uploads[name] = (content, upload.filename)
     elif data.get(f"{name}-clear") is not None:

@@ -147,7 +147,7 @@ def parse_value(field: Field, text: str | None) -> Any:
         value = _PARSERS[kind](field, raw)
     except InputError:
         raise
-    except (ValueError, ArithmeticError, TypeError, RecursionError):
+    except (ValueError, ArithmeticError, TypeError):
         raise InputError(_HINTS.get(kind, "Enter a valid value.")) from None
     _check_column_range(field, value)
     return value
@@ -181,6 +181,10 @@ def _json(field: Field, raw: str) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(
             f"Enter valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    except RecursionError:
+        raise InputError(
+            "Enter JSON nested less deeply (arrays and objects in each other)."
         ) from None
     if _holds_nul(value):
         raise InputError("Remove the \\u0000 (NUL) character: PostgreSQL JSON cannot store it.")
