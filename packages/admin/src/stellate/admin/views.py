@@ -474,7 +474,7 @@ class _Views:
         obj = await self.get_object(admin, request, object_id)
         if obj is None:
             return self.error(
-                request, 404, f"{admin.verbose_name} with id `{object_id}` does not exist."
+                request, 404, f"{admin.verbose_name} with id `{object_id[:100]}` does not exist."
             )
         if request.method == "POST" and not access.can(admin, "change"):
             return self.error(
@@ -623,7 +623,7 @@ class _Views:
         obj = await self.get_object(admin, request, object_id)
         if obj is None:
             return self.error(
-                request, 404, f"{admin.verbose_name} with id `{object_id}` does not exist."
+                request, 404, f"{admin.verbose_name} with id `{object_id[:100]}` does not exist."
             )
         if request.method == "POST":
             return await self.delete_rows(request, access, admin, [obj])
