@@ -405,3 +405,25 @@ async def test_logout_reaches_every_worker_at_once(client: AppClient) -> None:
                 break
             await asyncio.sleep(0.01)
         assert status == 401
+
+
+async def test_a_username_with_nul_fails_like_an_unknown_one_and_still_counts(
+    client: AppClient,
+) -> None:
+    # PostgreSQL text cannot hold NUL: no account can have such a name, but the
+    # lookup, the verification and the lockout must not turn it into a database error.
+    from stellate.auth import LoginThrottle
+
+    auth = auth_of(client)
+    username = name("nul") + "\x00admin"
+    assert await auth.users.get_by_username(username) is None
+    assert await auth.users.get_by_email("root\x00@example.com") is None
+    assert await auth.users.authenticate(username, GOOD) == (None, False)
+
+    throttle = LoginThrottle(limit=2, ip_limit=100, database=client.app.db)  # type: ignore[attr-defined]
+    ip = f"198.51.100.{uuid.uuid4().int % 250}"
+    assert await throttle.failure(ip, username) is None
+    assert await throttle.failure(ip, username) == 15 * 60
+    assert await throttle.retry_after("203.0.113.7", username) is not None
+    await throttle.reset(ip=ip, username=username)
+    assert await throttle.retry_after("203.0.113.7", username) is None

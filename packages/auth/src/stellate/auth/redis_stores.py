@@ -37,7 +37,7 @@ from starlette.requests import HTTPConnection
 from stellate.auth._revocations import session_message, user_message
 from stellate.auth.principal import Principal
 from stellate.auth.sessions import SessionAuth
-from stellate.auth.throttle import LoginThrottle
+from stellate.auth.throttle import LoginThrottle, username_key
 from stellate.core.exceptions import HTTPException
 
 __all__ = ["RedisLoginThrottle", "RedisSessionAuth", "SessionStoreUnavailable"]
@@ -362,7 +362,7 @@ class RedisLoginThrottle(LoginThrottle):
 
     async def success(self, username: str) -> None:
         async with _store_errors():
-            key = f"user:{username.strip().lower()}"
+            key = username_key(username)
             await self.redis.delete(*self._keys([key]))
 
     async def reset(self, *, ip: str | None = None, username: str | None = None) -> None:
@@ -370,7 +370,7 @@ class RedisLoginThrottle(LoginThrottle):
         if ip is not None:
             keys.append(f"ip:{ip}")
         if username is not None:
-            keys.append(f"user:{username.strip().lower()}")
+            keys.append(username_key(username))
         if keys:
             await self.redis.delete(*self._keys(keys))
 

@@ -18,6 +18,15 @@ from stellate.auth._db import SQLDatabase, resolve_database
 __all__ = ["LoginThrottle"]
 
 
+def username_key(username: str) -> str:
+    """The counter key of ``username``: case-folded, and storable as PostgreSQL text.
+
+    PostgreSQL text cannot hold NUL; such a name is never a real account, but its
+    failures must still count (and lock) rather than fail the statement.
+    """
+    return "user:" + username.strip().lower().replace("\x00", "\\x00")
+
+
 class LoginThrottle:
     """Counts failed logins and locks out addresses and usernames that fail too often.
 
@@ -66,7 +75,7 @@ class LoginThrottle:
     @staticmethod
     def keys(ip: str, username: str) -> list[str]:
         """The counters one attempt touches."""
-        return [f"ip:{ip}", f"user:{username.strip().lower()}"]
+        return [f"ip:{ip}", username_key(username)]
 
     async def ensure_table(self) -> None:
         """Create the counter table when missing."""
@@ -114,9 +123,7 @@ class LoginThrottle:
 
     async def success(self, username: str) -> None:
         """Clear the username's counter after a successful login."""
-        await self.db.execute(
-            f"DELETE FROM {self.table} WHERE key = $1", f"user:{username.strip().lower()}"
-        )
+        await self.db.execute(f"DELETE FROM {self.table} WHERE key = $1", username_key(username))
 
     async def reset(self, *, ip: str | None = None, username: str | None = None) -> None:
         """Lift the lock and counter of an address and/or username (an admin action)."""
@@ -124,5 +131,5 @@ class LoginThrottle:
         if ip is not None:
             keys.append(f"ip:{ip}")
         if username is not None:
-            keys.append(f"user:{username.strip().lower()}")
+            keys.append(username_key(username))
         await self.db.execute(f"DELETE FROM {self.table} WHERE key = ANY($1::text[])", keys)

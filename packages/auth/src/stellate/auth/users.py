@@ -294,6 +294,8 @@ class UserStore:
 
     async def get_by_username(self, username: str) -> UserRecord | None:
         """The user named ``username`` (case-insensitive) and its groups, or ``None``."""
+        if "\x00" in username:
+            return None  # PostgreSQL text cannot hold NUL, so no account has this name.
         row = await self.db.fetchrow(
             self._select("lower(u.username) = lower($1)"), username.strip()
         )
@@ -302,7 +304,7 @@ class UserStore:
     async def get_by_email(self, email: str) -> UserRecord | None:
         """The oldest active user with ``email`` (case-insensitive), or ``None``."""
         email = email.strip()
-        if not email:
+        if not email or "\x00" in email:
             return None
         row = await self.db.fetchrow(
             self._select("lower(u.email) = lower($1) AND u.is_active") + " ORDER BY u.id LIMIT 1",
