@@ -36,10 +36,11 @@ from typing import Any
 
 from bench import environment
 from bench.errors import BenchError
-from bench.frameworks import BENCH_DIR, REPO_ROOT
+from bench.frameworks import BENCH_DIR
 from bench.peers import dataset
 from bench.scenario_http import service_env
 from bench.server import Server, fetch
+from bench.suite_admin import admin_rounds
 from bench.suite_http import (
     IMPLEMENTATIONS,
     SCENARIOS,
@@ -68,7 +69,10 @@ class SuiteOptions:
     """Settings of one ``python -m bench suite`` run (see ``--help``)."""
 
     implementations: list[str] = field(default_factory=lambda: list(IMPLEMENTATIONS))
-    scenarios: list[str] = field(default_factory=lambda: [item.name for item in SCENARIOS])
+    #: the HTTP scenarios, and ``admin`` (the change list vs Django admin, ``suite_admin``)
+    scenarios: list[str] = field(
+        default_factory=lambda: [*(item.name for item in SCENARIOS), "admin"]
+    )
     orms: list[str] = field(default_factory=lambda: list(ORMS))
     rounds: int = 3
     seconds: float = 5.0
@@ -284,17 +288,34 @@ def _task_rounds(options: SuiteOptions, log: Callable[[str], None]) -> dict[str,
     return rows
 
 
-def _admin_status() -> str:
-    """Where the admin change list vs Django admin comparison stands (not in this suite)."""
-    admin = REPO_ROOT / "packages" / "admin" / "src" / "stellate" / "admin"
-    if (admin / "changelist.py").exists():
-        return (
-            "not measured by this suite yet: stellate-admin has a change list now and "
-            "`python -m bench.admin.changelist` measures it alone (absolute req/s and "
-            "query count); the side-by-side with Django admin (a logged-in change list of "
-            "50 books in both) is still to be written"
-        )
-    return "pending: stellate-admin has no change list yet (packages/admin)"
+def _admin(
+    items: list[Implementation],
+    options: SuiteOptions,
+    loop: str,
+    http: str,
+    env: dict[str, str],
+    log: Callable[[str], None],
+) -> dict[str, Any] | str:
+    """The ``admin`` scenario (``suite_admin``): needs the Django peer's venv."""
+    if "django" not in {item.name for item in items}:
+        return "not measured: the `django` implementation is not in this run (or its venv failed)"
+    log(
+        f"admin change list vs Django admin: {options.rounds} round(s), {options.warmup:g}s "
+        f"warm-up + {options.seconds:g}s measured, wrk -t1 -c{options.connections}:"
+    )
+    return admin_rounds(
+        rounds=options.rounds,
+        loop=loop,
+        http=http,
+        env=env,
+        server_core=options.server_core,
+        wrk_core=options.wrk_core,
+        seconds=options.seconds,
+        warmup=options.warmup,
+        connections=options.connections,
+        check_only=options.check_only,
+        log=log,
+    )
 
 
 def run_suite(options: SuiteOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -352,9 +373,11 @@ def run_suite(options: SuiteOptions, log: Callable[[str], None] = print) -> dict
             item.name: {"stack": item.stack, "server": item.framework.server} for item in items
         },
         "skipped": skipped,
-        "admin": _admin_status(),
+        "admin": "not in this run's --scenarios",
         "machine": environment.machine_info() | {"platform": platform.platform()},
     }
+    if "admin" in options.scenarios:
+        results["admin"] = _admin(items, options, loop, http, env, log)
     if options.check_only:
         results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         return results

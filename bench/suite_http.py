@@ -390,7 +390,7 @@ def check_implementations(
 # ---------------------------------------------------------------- timing
 
 
-def _settle(pid: int, timeout: float = 20.0) -> None:
+def settle(pid: int, timeout: float = 20.0) -> None:
     """Wait until the server stops burning CPU: requests queued by the warm-up are done.
 
     A server slower than its queue (gunicorn's single sync worker) keeps answering the
@@ -454,7 +454,7 @@ def measure_server(
                         raise
             window = seconds
             while True:
-                _settle(server.pid)
+                settle(server.pid)
                 cpu_before = process_tree_cpu_seconds(server.pid)
                 busy_before = core_busy_seconds([server_core])[server_core]
                 try:

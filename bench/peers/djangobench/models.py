@@ -13,6 +13,9 @@ class Publisher(models.Model):
         managed = False
         db_table = "bookstore_publishers"
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Author(models.Model):
     name = models.TextField()
@@ -21,6 +24,9 @@ class Author(models.Model):
     class Meta:
         managed = False
         db_table = "bookstore_authors"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Tag(models.Model):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
@@ -14,4 +15,5 @@ urlpatterns = [
     path("params/<int:item_id>", params),
     path("api/", include(router.urls)),
     path("openapi.json", openapi),
+    path("admin/", admin.site.urls),
 ]
