@@ -9,7 +9,7 @@ Before measuring, the page is fetched once in-process with a query observer, and
 the number of SQL statements is reported (it must not depend on the page size).
 
 This is an absolute number on this machine, reported for the issue; the side-by-side
-with Django's admin belongs to the peer benchmark.
+with Django's admin is the suite's ``admin`` scenario (``bench/suite_admin.py``).
 
 Usage (from the repository root)::
 

@@ -79,6 +79,96 @@ def test_every_implementation_answers_like_stellate(bench: ModuleType, tmp_path:
         assert f"  {name} " in done.stdout, f"{name} was not checked:\n{done.stdout}"
     assert "skipped" not in done.stdout
     assert "check: every implementation answers alike" in done.stdout
+    for name in ("stellate", "django"):
+        assert f"  {name:<10} admin change list: the same 50 titles" in done.stdout
+
+
+@NEEDS
+def test_admin_scenario_check_step_passes_in_quick_mode(bench: ModuleType, tmp_path: Path) -> None:
+    if not _peers_installable(bench):
+        pytest.skip("PyPI is unreachable, so the Django peer's venv cannot be built")
+    done = _suite(
+        tmp_path,
+        "--quick", "--check-only", "--scenarios", "admin",
+        "--implementations", "stellate,django", "--orms", "", "--no-tasks",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "superusers: Stellate (UserStore) and Django (contrib.auth, migrated) ready" in (
+        done.stdout
+    )
+    for name in ("stellate", "django"):
+        assert f"  {name:<10} admin change list: the same 50 titles (Book number 0000" in (
+            done.stdout
+        )
+
+
+@NEEDS
+def test_admin_login_with_a_wrong_password_is_refused(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not (REPO_ROOT / "bench" / ".venvs" / "django" / "bin" / "python").exists():
+        pytest.skip("the Django peer's venv (bench/.venvs/django) is not built")
+    import bench.suite_admin as suite_admin
+    from bench.errors import BenchError
+    from bench.peers import dataset
+    from bench.scenario_http import service_env
+    from bench.server import Server
+
+    env = service_env(DATABASE_URL, REDIS_URL, "production")
+    bench.environment.ensure_database(DATABASE_URL)
+    dataset.migrate(env)
+    suite_admin.prepare(env, lambda line: None)
+    monkeypatch.setattr(suite_admin, "DJANGO_PASSWORD", "not the password")
+    side = suite_admin.ADMIN_IMPLEMENTATIONS["django"]
+    with Server(side.framework, loop="asyncio", http="h11", core=None, env=env) as server:
+        server.start()
+        with pytest.raises(BenchError, match="no session cookie"):
+            side.login(server.port)
+
+
+STELLATE_ROW = (
+    '<tr id="row-1">\n<td class="select-col"><input type="checkbox" name="_selected" '
+    'value="1" aria-label="Select Book &amp; Co"></td><th scope="row">'
+    '<a href="/admin/bookstore/book/1/change/">Book &amp; Co</a></th><td>Author 000</td></tr>'
+)
+DJANGO_ROW = (
+    '<tr><td class="action-checkbox"><input type="checkbox" name="_selected_action" '
+    'value="1"></td><th class="field-title"><a href="/admin/djangobench/book/1/change/">'
+    'Book &amp; Co</a></th><td class="field-author nowrap">Author 000</td></tr>'
+)
+
+
+def test_admin_page_titles_read_both_change_lists(bench: ModuleType) -> None:
+    import bench.suite_admin as suite_admin
+
+    assert suite_admin.page_titles("stellate", STELLATE_ROW * 2) == ["Book & Co"] * 2
+    assert suite_admin.page_titles("django", DJANGO_ROW * 3) == ["Book & Co"] * 3
+    # A page of the other kind has no row this parser recognises: the check then fails.
+    assert suite_admin.page_titles("django", STELLATE_ROW) == []
+    assert suite_admin.page_titles("stellate", DJANGO_ROW) == []
+
+
+def test_admin_target_and_section_from_a_results_document(bench: ModuleType) -> None:
+    def run(cpu: float, rps: float) -> dict[str, float]:
+        return {"cpu_us_per_request": cpu, "rps": rps, "others_core_share": 0.1}
+
+    results = {
+        "admin": {
+            "path": {"stellate": "/admin/bookstore/book/", "django": "/admin/djangobench/book/"},
+            "stack": {"stellate": "S", "django": "D"},
+            "rows": 50,
+            "samples": {"stellate": [run(5000, 100)] * 2, "django": [run(15000, 40)] * 2},
+        }
+    }
+    summary = bench.suite_report.summarise(results)
+    checks = {item["label"]: item for item in bench.suite_report.verdicts(summary, results)}
+    admin = checks["admin change list: Stellate vs Django admin (CPU x)"]
+    assert admin["value"] == pytest.approx(3.0)
+    assert admin["met"] is True
+    section = "\n".join(bench.suite_report.admin_section(results))
+    assert "| django | D | 15,000 (15,000-15,000) | 40 (40-40) | 10% | 3.00x | 2.50x |" in section
+    assert bench.suite_report.admin_summary({"admin": "not measured"}) is None
+    assert bench.suite_report.admin_summary({"admin": {"samples": {"stellate": []}}}) is None
 
 
 @NEEDS
