@@ -84,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         help="build the venvs, load the data and compare every implementation's JSON; no timing",
     )
     suite.add_argument("--implementations", default=None, help="comma-separated (default: all)")
-    suite.add_argument("--scenarios", default=None, help="comma-separated HTTP scenarios")
+    suite.add_argument(
+        "--scenarios", default=None, help="comma-separated HTTP scenarios, and admin"
+    )
     suite.add_argument("--orms", default=None, help="comma-separated ORMs ('' for none)")
     suite.add_argument("--no-tasks", dest="tasks", action="store_false")
     suite.add_argument("--rounds", type=int, default=None, help="interleaved rounds (3)")
