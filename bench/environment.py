@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -12,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -327,3 +328,23 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average": list(os.getloadavg()),
     }
+
+
+@contextlib.contextmanager
+def environ_set(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` set in ``os.environ`` for the block only, the previous values restored.
+
+    The harness builds apps inside its own process (and its tests inside pytest's):
+    leaving a benchmark's production settings behind would change every app built
+    afterwards.
+    """
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

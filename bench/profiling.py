@@ -8,17 +8,16 @@ number that does not move with machine noise), and the in-process µs per reques
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import cProfile
 import io
-import os
 import pstats
 import runpy
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bench.environment import environ_set
 from bench.errors import BenchError
 from bench.frameworks import Framework
 
@@ -62,20 +61,6 @@ class ProfileResult:
     report: str
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def load_app(framework: Framework, env: Mapping[str, str]) -> ASGIApp:
     """Build ``framework``'s app afresh in this process, with ``env`` set meanwhile.
 
@@ -89,7 +74,7 @@ def load_app(framework: Framework, env: Mapping[str, str]) -> ASGIApp:
         )
     module, _, attribute = framework.app.partition(":")
     try:
-        with _environment({**env, **framework.env}):
+        with environ_set({**env, **framework.env}):
             return runpy.run_module(module, run_name=f"bench_profile_{framework.name}")[attribute]
     except Exception as exc:
         raise BenchError(
@@ -179,5 +164,5 @@ def profile_framework(
         BenchError: the app cannot be built, its lifespan fails, or it answers non-200.
     """
     app = load_app(framework, env)
-    with _environment({**env, **framework.env}):
+    with environ_set({**env, **framework.env}):
         return asyncio.run(_profile(app, framework.name, requests, top))

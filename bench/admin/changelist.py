@@ -76,43 +76,43 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 async def _superuser(env: dict[str, str]) -> None:
     """Create (or reset the password of) the benchmark's superuser account."""
-    os.environ.update(env)
     from stellate.auth import UserStore
     from stellate.orm import connect
 
-    async with connect(env["STELLATE_DATABASE_URL"]):
-        users = UserStore(validators=[])
-        await users.ensure_tables()
-        user = await users.get_by_username(USERNAME)
-        if user is None:
-            await users.create_user(USERNAME, PASSWORD, is_staff=True, is_superuser=True)
-        else:
-            await users.set_password(user, PASSWORD)
+    with environment.environ_set(env):
+        async with connect(env["STELLATE_DATABASE_URL"]):
+            users = UserStore(validators=[])
+            await users.ensure_tables()
+            user = await users.get_by_username(USERNAME)
+            if user is None:
+                await users.create_user(USERNAME, PASSWORD, is_staff=True, is_superuser=True)
+            else:
+                await users.set_password(user, PASSWORD)
 
 
 async def _count_queries(env: dict[str, str]) -> tuple[int, int, list[str]]:
     """Fetch the page in-process and return (status, rows, statements)."""
-    os.environ.update(env)
     from examples.bookstore.app import create_app
     from stellate.core.testing import AppClient
     from stellate.orm import get_db
 
-    app = create_app()
-    async with AppClient(app, base_url="https://bench") as client:
-        login = await client.post(
-            "/admin/login/", data={"username": USERNAME, "password": PASSWORD}
-        )
-        if login.status_code != 303:
-            raise BenchError(f"In-process login failed: {login.status_code} {login.text[:300]}")
-        await client.get(PATH)  # warm the compiled-SQL caches
-        statements: list[str] = []
-        remove = get_db().add_observer(
-            lambda event: statements.append(event.sql) if event.kind == "query" else None
-        )
-        try:
-            page = await client.get(PATH)
-        finally:
-            remove()
+    with environment.environ_set(env):
+        app = create_app()
+        async with AppClient(app, base_url="https://bench") as client:
+            login = await client.post(
+                "/admin/login/", data={"username": USERNAME, "password": PASSWORD}
+            )
+            if login.status_code != 303:
+                raise BenchError(f"In-process login failed: {login.status_code} {login.text[:300]}")
+            await client.get(PATH)  # warm the compiled-SQL caches
+            statements: list[str] = []
+            remove = get_db().add_observer(
+                lambda event: statements.append(event.sql) if event.kind == "query" else None
+            )
+            try:
+                page = await client.get(PATH)
+            finally:
+                remove()
     rows = len(re.findall(r'<tr id="row-', page.text))
     return page.status_code, rows, statements
 

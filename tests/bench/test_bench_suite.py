@@ -117,7 +117,11 @@ def test_admin_login_with_a_wrong_password_is_refused(
     env = service_env(DATABASE_URL, REDIS_URL, "production")
     bench.environment.ensure_database(DATABASE_URL)
     dataset.migrate(env)
+    before = dict(os.environ)
     suite_admin.prepare(env, lambda line: None)
+    # Preparing runs in this process: the benchmark's production settings must not
+    # stay behind in the environment of every app the test run builds afterwards.
+    assert dict(os.environ) == before
     monkeypatch.setattr(suite_admin, "DJANGO_PASSWORD", "not the password")
     side = suite_admin.ADMIN_IMPLEMENTATIONS["django"]
     with Server(side.framework, loop="asyncio", http="h11", core=None, env=env) as server:
