@@ -54,8 +54,8 @@ def _importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def reexec_with_speedups(argv: Sequence[str]) -> None:
-    """Re-run ``python -m bench ARGV`` with uvloop and httptools when they are missing.
+def reexec_with_speedups(argv: Sequence[str], module: str = "bench") -> None:
+    """Re-run ``python -m MODULE ARGV`` with uvloop and httptools when they are missing.
 
     They are not workspace dependencies; ``uv run --with-requirements`` layers the
     pinned versions of ``bench/requirements-server.txt`` over the workspace venv for
@@ -81,7 +81,7 @@ def reexec_with_speedups(argv: Sequence[str]) -> None:
         return
     command = [
         uv, "run", "--frozen", "--with-requirements", str(SERVER_REQUIREMENTS),
-        "python", "-m", "bench", *argv,
+        "python", "-m", module, *argv,
     ]  # fmt: skip
     print(f"re-running with uvloop + httptools: {' '.join(command[1:])}", file=sys.stderr)
     sys.stderr.flush()

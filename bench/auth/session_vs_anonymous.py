@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import secrets
 import sys
 import tempfile
@@ -55,7 +54,6 @@ APP = Framework(
 )
 TARGET = 0.85
 LOGINS_IN_FLIGHT = 20
-_REEXEC_MARKER = "BENCH_AUTH_REEXEC"
 
 #: Keeps the session cookie the server sends back, like a browser (both runs use it).
 _COOKIE_SCRIPT = """
@@ -99,22 +97,6 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     if options.reps < 1:
         parser.error(f"--reps must be at least 1, got `{options.reps}`")
     return options
-
-
-def _reexec_with_speedups(argv: Sequence[str]) -> None:
-    if environment.server_options(speedups=True) == ("uvloop", "httptools"):
-        return
-    if os.environ.get(_REEXEC_MARKER):
-        print("warning: uvloop/httptools not importable: using asyncio + h11", file=sys.stderr)
-        return
-    requirements = str(environment.SERVER_REQUIREMENTS)
-    command = ["uv", "run", "--frozen", "--with-requirements", requirements, "python", "-m"]
-    command += ["bench.auth.session_vs_anonymous", *argv]
-    print(f"re-running with uvloop + httptools: {' '.join(command)}", file=sys.stderr)
-    sys.stdout.flush()
-    os.environ[_REEXEC_MARKER] = "1"
-    os.chdir(REPO_ROOT)
-    os.execvp("uv", command)
 
 
 def _post_login(port: int, username: str, password: str) -> tuple[int, str]:
@@ -229,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     options = _parse(args)
     if not options.no_speedups:
-        _reexec_with_speedups(args)
+        environment.reexec_with_speedups(args, module="bench.auth.session_vs_anonymous")
     sessions: list[dict[str, dict[str, float]]] = []
     loops: list[dict[str, float]] = []
     try:

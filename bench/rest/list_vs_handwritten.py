@@ -66,7 +66,6 @@ HANDWRITTEN = Framework(
 #: endpoint name -> path on each server
 ENDPOINTS = {"list": "/api/books/", "openapi": "/openapi.json"}
 TARGETS = {"list": 0.75, "openapi": 0.90}
-_REEXEC_MARKER = "BENCH_REST_REEXEC"
 _SEED_BOOKS = 60
 
 
@@ -90,23 +89,6 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     if options.reps < 1:
         parser.error(f"--reps must be at least 1, got `{options.reps}`")
     return options
-
-
-def _reexec_with_speedups(argv: Sequence[str]) -> None:
-    # As bench.environment.reexec_with_speedups, for this module instead of `-m bench`.
-    if environment.server_options(speedups=True) == ("uvloop", "httptools"):
-        return
-    if os.environ.get(_REEXEC_MARKER):
-        print("warning: uvloop/httptools not importable: using asyncio + h11", file=sys.stderr)
-        return
-    requirements = str(environment.SERVER_REQUIREMENTS)
-    command = ["uv", "run", "--frozen", "--with-requirements", requirements, "python", "-m"]
-    command += ["bench.rest.list_vs_handwritten", *argv]
-    print(f"re-running with uvloop + httptools: {' '.join(command)}", file=sys.stderr)
-    sys.stdout.flush()
-    os.environ[_REEXEC_MARKER] = "1"
-    os.chdir(REPO_ROOT)
-    os.execvp("uv", command)
 
 
 def _migrate(env: dict[str, str]) -> None:
@@ -269,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     options = _parse(args)
     if not options.no_speedups:
-        _reexec_with_speedups(args)
+        environment.reexec_with_speedups(args, module="bench.rest.list_vs_handwritten")
     try:
         environment.ensure_taskset()
         environment.check_cores(options.server_core, options.wrk_core)
